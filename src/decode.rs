@@ -1,0 +1,1295 @@
+//! Decoding recordings to planar f32 samples. The only module that names symphonia.
+//!
+//! [`decode_file`] turns one file into a [`DecodedAudio`]: every channel kept, samples in
+//! `[-1, 1]` at the file's own rate, plus a short stable codec name for the transcript.
+//! Call recordings come from many systems and are often damaged, so this module is mostly
+//! about failing well:
+//!
+//! * A file that cannot be used gives `Error::Decode { path, reason }` with one of a few
+//!   reasons: `empty file`, `not a recognised audio file`, `unsupported codec: …`,
+//!   `truncated: no audio before the file ends`, `no decodable audio: …`.
+//! * A file that breaks off mid-stream is not an error: the audio up to the break is
+//!   returned and [`DecodedAudio::truncated`] says `truncated after 1.53 s: <reason>`.
+//! * Corrupt packets in the middle are skipped and counted ([`DecodeStats`]); where packet
+//!   timestamps show that audio went missing, silence takes its place so that everything
+//!   after a damaged stretch stays at its true time on the recording.
+//! * symphonia has panicked on hostile input before, so decoding runs under
+//!   `catch_unwind` and a panic becomes an ordinary decode error.
+//!
+//! WAV gets extra care because it is what telephony systems write, and they write it
+//! badly: recorders that crash leave a header promising more data than the file holds,
+//! streaming writers put `0xFFFFFFFF` in the length fields, and some write G.711 `fmt `
+//! chunks without the `cbSize` field that symphonia insists on. The `wav` submodule reads
+//! just the header, and where it needs fixing presents symphonia with a corrected header
+//! spliced in front of the untouched sample data (nothing is copied into memory). It also
+//! names WAV codecs symphonia lacks (`unsupported codec: gsm 6.10 (format tag 0x0031)`).
+//!
+//! The file is streamed through symphonia's reader; only the decoded samples are held.
+//!
+//! Known limitation: symphonia ignores MP4 edit lists, so AAC in `.m4a` keeps the
+//! encoder's priming frames (typically 1024, ~21 ms at 48 kHz) at the start.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
+
+use symphonia::core::audio::GenericAudioBufferRef;
+use symphonia::core::codecs::audio::well_known as codec_ids;
+use symphonia::core::codecs::audio::{
+    AudioCodecId, AudioCodecParameters, AudioDecoderOptions, CODEC_ID_NULL_AUDIO,
+};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
+use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions};
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::units::TimeBase;
+
+use crate::error::{Error, Result};
+use crate::model::DecodedAudio;
+
+/// File extensions the walker hands to the decoder; anything else is skipped.
+pub const AUDIO_EXTENSIONS: &[&str] = &[
+    "wav", "wave", "mp3", "flac", "ogg", "oga", "m4a", "mp4", "aac", "opus", "gsm", "au", "aif",
+    "aiff", "caf", "mka", "webm",
+];
+
+/// Reason given for a file with a recognisable header but no audio after it.
+pub const TRUNCATED_NO_AUDIO: &str = "truncated: no audio before the file ends";
+/// Reason given for a file that is not audio at all.
+pub const NOT_AUDIO: &str = "not a recognised audio file";
+/// Reason given for a zero-byte file.
+pub const EMPTY_FILE: &str = "empty file";
+
+/// How many demuxer errors in a row end the decode. Readers resynchronise after an error,
+/// but one that cannot make progress would otherwise loop forever.
+const MAX_CONSECUTIVE_DEMUX_ERRORS: usize = 64;
+
+/// Longest silence inserted for one timestamp jump. Longer jumps are not a lost packet
+/// but a broken or discontinuous timeline, and filling them could exhaust memory.
+const MAX_GAP_SECONDS: f64 = 60.0;
+
+/// Upper bound on the frames reserved up front from a header's length claim, so a hostile
+/// header cannot make us allocate gigabytes before a single sample is decoded.
+const MAX_RESERVE_FRAMES: u64 = 1 << 24;
+/// Frames per byte of file no real recording exceeds (8 kbit/s MP3 at 8 kHz is 8; HE-AAC
+/// a few tens); caps the reservation for small files with absurd length claims.
+const MAX_FRAMES_PER_BYTE: u64 = 64;
+
+/// True when `path` has one of [`AUDIO_EXTENSIONS`] (case-insensitive).
+pub fn is_audio_path(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(e)))
+}
+
+/// Things worth knowing about a successful decode that are not errors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DecodeStats {
+    /// Packets that decoded to audio.
+    pub packets: usize,
+    /// Packets (or demuxer reads) that were corrupt and skipped.
+    pub corrupt_packets: usize,
+    /// Frames of silence put in place of audio that was lost (corrupt packets, or a jump
+    /// in the packet timestamps where the demuxer skipped damaged data), so that the
+    /// audio after a damaged stretch stays at its true time.
+    pub gap_frames: usize,
+}
+
+/// Decodes a whole file. Errors are `Error::Decode { path, reason }`.
+pub fn decode_file(path: &Path) -> Result<DecodedAudio> {
+    decode_file_with_stats(path).map(|(audio, _)| audio)
+}
+
+/// [`decode_file`], also returning how many corrupt packets were skipped.
+pub fn decode_file_with_stats(path: &Path) -> Result<(DecodedAudio, DecodeStats)> {
+    let result = guarded(path, || decode_inner(path));
+    if let Ok((_, stats)) = &result
+        && (stats.corrupt_packets > 0 || stats.gap_frames > 0)
+    {
+        tracing::warn!(
+            path = %path.display(),
+            corrupt = stats.corrupt_packets,
+            decoded = stats.packets,
+            silence_frames = stats.gap_frames,
+            "skipped corrupt audio while decoding"
+        );
+    }
+    result
+}
+
+/// Codec name, sample rate and channel count of a file without decoding all of it.
+///
+/// Reads the container header; only when the header leaves the rate or channel count open
+/// (some AAC and MP3 streams) are packets decoded until the first audio comes out.
+pub fn probe_info(path: &Path) -> Result<(String, u32, usize)> {
+    guarded(path, || probe_inner(path))
+}
+
+/// Runs `f`, turning a panic inside symphonia into a decode error for `path`.
+fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        Err(Error::decode(
+            path,
+            format!("decoder crashed: {}", panic_message(payload.as_ref())),
+        ))
+    })
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_owned()
+    }
+}
+
+/// An opened, probed file with its audio track chosen.
+struct Opened {
+    format: Box<dyn FormatReader>,
+    track_id: u32,
+    params: AudioCodecParameters,
+    num_frames: Option<u64>,
+    time_base: Option<TimeBase>,
+    file_len: u64,
+    /// Set when the WAV header promised more data than the file holds.
+    wav_truncation: Option<String>,
+    /// For ADPCM WAV: the true frame count from the `fact` chunk (the last block is padded).
+    wav_fact_frames: Option<u64>,
+    /// Whether the first bytes are a known container or stream signature. Used to tell
+    /// "not audio at all" from "audio that is damaged" when symphonia fails.
+    known_magic: bool,
+}
+
+fn open(path: &Path) -> Result<Opened> {
+    let io_err = |e: io::Error| Error::decode(path, format!("cannot read file: {e}"));
+    let mut file = File::open(path).map_err(io_err)?;
+    let file_len = file.metadata().map_err(io_err)?.len();
+    if file_len == 0 {
+        return Err(Error::decode(path, EMPTY_FILE));
+    }
+
+    let mut head = [0u8; 16];
+    let head_len = read_up_to(&mut file, &mut head).map_err(io_err)?;
+    let head = &head[..head_len];
+    let known_magic = has_known_magic(head);
+
+    let mut wav_truncation = None;
+    let mut wav_fact_frames = None;
+    let source: Box<dyn MediaSource> = if wav::is_riff_wave(head) {
+        let (plan, fact_frames) = wav::plan(&mut file, file_len).map_err(io_err)?;
+        wav_fact_frames = fact_frames;
+        match plan {
+            wav::Plan::AsIs => {
+                file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+                Box::new(file)
+            }
+            wav::Plan::Unsupported(reason) => return Err(Error::decode(path, reason)),
+            wav::Plan::Splice { pieces, truncation } => {
+                wav_truncation = truncation;
+                Box::new(SplicedSource::new(file, pieces))
+            }
+        }
+    } else {
+        file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+        Box::new(file)
+    };
+
+    let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(&ext.to_ascii_lowercase());
+    }
+    let format = symphonia::default::get_probe()
+        .probe(
+            &hint,
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
+        .map_err(|e| Error::decode(path, open_error_reason(&e, known_magic)))?;
+
+    let track = format
+        .default_track(TrackType::Audio)
+        .or_else(|| format.first_track(TrackType::Audio))
+        .ok_or_else(|| Error::decode(path, "no audio track"))?;
+    let params = track
+        .codec_params
+        .as_ref()
+        .and_then(|p| p.audio())
+        .cloned()
+        .ok_or_else(|| Error::decode(path, "no audio track"))?;
+    let track_id = track.id;
+    let num_frames = track.num_frames;
+    let time_base = track.time_base;
+
+    Ok(Opened {
+        format,
+        track_id,
+        params,
+        num_frames,
+        time_base,
+        file_len,
+        wav_truncation,
+        wav_fact_frames,
+        known_magic,
+    })
+}
+
+/// Reads until `buf` is full or the file ends; returns how many bytes were read.
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// True when the file starts like a container or elementary stream symphonia can read.
+/// symphonia itself scans up to 1 MB for a marker, which is right for an MP3 behind junk
+/// but also finds "MP3 frames" in random bytes; this lets us name those files correctly.
+fn has_known_magic(head: &[u8]) -> bool {
+    let starts = |m: &[u8]| head.starts_with(m);
+    starts(b"RIFF")
+        || starts(b"fLaC")
+        || starts(b"OggS")
+        || starts(b"ID3")
+        || starts(b"FORM")
+        || starts(b"caff")
+        || starts(&[0x1a, 0x45, 0xdf, 0xa3])
+        || head.get(4..8) == Some(b"ftyp")
+        // MPEG audio / ADTS frame sync: 11 set bits.
+        || (head.len() >= 2 && head[0] == 0xff && head[1] & 0xe0 == 0xe0)
+}
+
+/// The reason for a failure while probing the container or reading its header.
+fn open_error_reason(err: &SymError, known_magic: bool) -> String {
+    match err {
+        SymError::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            TRUNCATED_NO_AUDIO.to_owned()
+        }
+        SymError::IoError(e) => format!("cannot read file: {e}"),
+        // The probe scanned the file and found no container it knows.
+        SymError::Unsupported(msg) if msg.contains("no suitable format reader") => {
+            NOT_AUDIO.to_owned()
+        }
+        _ if !known_magic => NOT_AUDIO.to_owned(),
+        // MP4 writers put the index (moov) at the end; a recording cut short has none.
+        SymError::Unsupported(msg)
+            if msg.contains("missing moov") || msg.contains("missing ftyp") =>
+        {
+            TRUNCATED_NO_AUDIO.to_owned()
+        }
+        SymError::Unsupported(msg) => format!("unsupported format: {msg}"),
+        SymError::DecodeError(msg) => format!("corrupt header: {msg}"),
+        SymError::LimitError(msg) => format!("header exceeds a limit: {msg}"),
+        other => format!("cannot read header: {other}"),
+    }
+}
+
+fn decode_inner(path: &Path) -> Result<(DecodedAudio, DecodeStats)> {
+    let Opened {
+        mut format,
+        track_id,
+        params,
+        num_frames,
+        time_base,
+        file_len,
+        wav_truncation,
+        wav_fact_frames,
+        known_magic,
+    } = open(path)?;
+    let codec = codec_name(params.codec).into_owned();
+
+    let mut decoder = make_decoder(path, &params, &codec)?;
+
+    let mut stats = DecodeStats::default();
+    let reserve = num_frames
+        .unwrap_or(0)
+        .min(MAX_RESERVE_FRAMES)
+        .min(file_len.saturating_mul(MAX_FRAMES_PER_BYTE));
+    let mut out = Output::new(reserve as usize, params.sample_rate);
+    // Why decoding stopped before the stream's natural end, if it did.
+    let mut stopped: Option<String> = None;
+    let mut consecutive_demux_errors = 0;
+    let mut last_error: Option<String> = None;
+    // Timestamp of the track's first packet: later timestamps, relative to it, say where
+    // each packet's audio belongs.
+    let mut origin: Option<i64> = None;
+    let mut unsupported: Option<&'static str> = None;
+
+    loop {
+        let packet = match format.next_packet() {
+            Ok(Some(packet)) => {
+                consecutive_demux_errors = 0;
+                packet
+            }
+            Ok(None) => break,
+            Err(SymError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                stopped = Some("the file ends mid-packet".to_owned());
+                break;
+            }
+            Err(SymError::DecodeError(msg)) => {
+                // A damaged page or frame header: the reader resynchronises on the next call.
+                stats.corrupt_packets += 1;
+                last_error = Some(msg.to_owned());
+                consecutive_demux_errors += 1;
+                if consecutive_demux_errors >= MAX_CONSECUTIVE_DEMUX_ERRORS {
+                    stopped = Some(format!("corrupt stream: {msg}"));
+                    break;
+                }
+                continue;
+            }
+            Err(SymError::ResetRequired) => {
+                // A chained Ogg stream starting a new logical stream. Call recordings are
+                // not chained; keep what we have rather than guess at a new track layout.
+                stopped = Some("a second chained stream follows and was not decoded".to_owned());
+                break;
+            }
+            Err(e) => {
+                stopped = Some(e.to_string());
+                break;
+            }
+        };
+        if packet.track_id != track_id {
+            continue;
+        }
+        // Where the packet's audio starts once the decoder has trimmed encoder delay: the
+        // timestamp is that of the first decoded frame, trimmed ones included.
+        let start = packet
+            .pts
+            .get()
+            .saturating_add(i64::try_from(packet.trim_start.get()).unwrap_or(i64::MAX));
+        let origin = *origin.get_or_insert(start);
+        if let Some(at) = frames_between(origin, start, time_base, out.rate) {
+            // Allow 2 ms of rounding between timestamp and sample clocks.
+            let slack = out.rate.map_or(0, |r| r as usize / 500);
+            let have = out.frames_including_pending();
+            if at > have + slack {
+                out.gap(at - have);
+            }
+        }
+        match decoder.decode(&packet) {
+            Ok(buf) => {
+                if out.append(&buf) {
+                    stats.packets += 1;
+                } else {
+                    stats.corrupt_packets += 1;
+                    last_error = Some("the sample rate changed mid-stream".to_owned());
+                }
+            }
+            // Invalid data in one packet, or a packet shorter than its header says:
+            // skip it, as a player would, and keep going. The next packet's timestamp
+            // puts silence in its place, so everything after stays at the right time.
+            Err(SymError::DecodeError(msg)) => {
+                stats.corrupt_packets += 1;
+                last_error = Some(msg.to_owned());
+            }
+            Err(SymError::IoError(e)) => {
+                stats.corrupt_packets += 1;
+                last_error = Some(e.to_string());
+            }
+            Err(SymError::ResetRequired) => {
+                decoder.reset();
+            }
+            // A feature the decoder lacks, or garbage that looks like one: skip the packet;
+            // if no packet decodes at all, the codec variant is what is unsupported.
+            Err(SymError::Unsupported(msg)) => {
+                stats.corrupt_packets += 1;
+                last_error = Some(msg.to_owned());
+                unsupported.get_or_insert(msg);
+            }
+            Err(e) => {
+                stopped = Some(e.to_string());
+                break;
+            }
+        }
+    }
+
+    // ADPCM blocks have a fixed length, so the last one is padded; `fact` has the truth.
+    // A `fact` claiming far fewer frames than decoded is stale, not padding.
+    if let Some(n) = wav_fact_frames {
+        let block = params.frames_per_block.unwrap_or(0) as usize;
+        let n = n as usize;
+        if n > 0 && n < out.frames() && out.frames() - n < block.max(1) {
+            out.truncate(n);
+        }
+    }
+    let frames = out.frames();
+    if frames == 0 {
+        // A header that promised frames (MP3 Xing, FLAC STREAMINFO) but none came.
+        let promised = num_frames.is_some_and(|n| n > 0);
+        let reason = if !known_magic {
+            // symphonia found something frame-like somewhere in a file that does not
+            // start like audio, and none of it decoded.
+            NOT_AUDIO.to_owned()
+        } else if let Some(msg) = unsupported {
+            format!("unsupported codec: {codec} ({msg})")
+        } else if stopped.is_some() || wav_truncation.is_some() || promised {
+            TRUNCATED_NO_AUDIO.to_owned()
+        } else if stats.corrupt_packets > 0 {
+            format!(
+                "no decodable audio: {} corrupt packets ({})",
+                stats.corrupt_packets,
+                last_error.unwrap_or_default()
+            )
+        } else {
+            "no audio in the file".to_owned()
+        };
+        return Err(Error::decode(path, reason));
+    }
+    // Random bytes can contain a few things that look like MP3 frames; real audio decodes
+    // far more packets than it loses.
+    if !known_magic && stats.corrupt_packets > stats.packets {
+        return Err(Error::decode(path, NOT_AUDIO));
+    }
+
+    stats.gap_frames = out.gap_total;
+    let sample_rate_hz = out.rate.or(params.sample_rate).unwrap_or(0);
+    if sample_rate_hz == 0 {
+        return Err(Error::decode(path, "no sample rate in the stream"));
+    }
+
+    // The WAV header's claim is the most precise reason; a demuxer stop comes next; a
+    // stream shorter than its header's frame count is the last resort (FLAC, MP3 with a
+    // Xing header: their readers just see the end of the file).
+    let reason = wav_truncation.or(stopped).or_else(|| {
+        let expected = num_frames?;
+        // Encoder delay and padding make decoded lengths differ slightly from the header;
+        // only a real shortfall (more than 2 % or 0.1 s) counts.
+        let slack = (expected / 50).max(u64::from(sample_rate_hz) / 10);
+        ((frames as u64) + slack < expected).then(|| {
+            format!(
+                "the stream ends before its declared length of {:.2} s",
+                expected as f64 / f64::from(sample_rate_hz)
+            )
+        })
+    });
+    let truncated = reason.map(|reason| {
+        format!(
+            "truncated after {:.2} s: {reason}",
+            frames as f64 / f64::from(sample_rate_hz)
+        )
+    });
+
+    Ok((
+        DecodedAudio {
+            codec,
+            sample_rate_hz,
+            channels: out.into_channels(),
+            truncated,
+        },
+        stats,
+    ))
+}
+
+/// Frames at `rate` from timestamp `from` to `to` in `time_base` units; `None` when
+/// unknown, negative, or too far to be a lost packet.
+fn frames_between(
+    from: i64,
+    to: i64,
+    time_base: Option<TimeBase>,
+    rate: Option<u32>,
+) -> Option<usize> {
+    let (tb, rate) = (time_base?, rate?);
+    let ticks = to.checked_sub(from).filter(|&t| t >= 0)?;
+    let secs = f64::from(tb.numer.get()) * ticks as f64 / f64::from(tb.denom.get());
+    (secs <= MAX_GAP_SECONDS).then(|| (secs * f64::from(rate)).round() as usize)
+}
+
+fn make_decoder(
+    path: &Path,
+    params: &AudioCodecParameters,
+    codec: &str,
+) -> Result<Box<dyn symphonia::core::codecs::audio::AudioDecoder>> {
+    let registry = symphonia::default::get_codecs();
+    if registry.get_audio_decoder(params.codec).is_none() {
+        return Err(Error::decode(path, format!("unsupported codec: {codec}")));
+    }
+    registry
+        .make_audio_decoder(params, &AudioDecoderOptions::default())
+        .map_err(|e| {
+            let reason = match e {
+                SymError::Unsupported(msg) => format!("unsupported codec: {codec} ({msg})"),
+                SymError::DecodeError(msg) => format!("corrupt {codec} parameters: {msg}"),
+                other => format!("cannot set up the {codec} decoder: {other}"),
+            };
+            Error::decode(path, reason)
+        })
+}
+
+fn probe_inner(path: &Path) -> Result<(String, u32, usize)> {
+    let Opened {
+        mut format,
+        track_id,
+        params,
+        ..
+    } = open(path)?;
+    let codec = codec_name(params.codec).into_owned();
+    if symphonia::default::get_codecs()
+        .get_audio_decoder(params.codec)
+        .is_none()
+    {
+        return Err(Error::decode(path, format!("unsupported codec: {codec}")));
+    }
+    let channels = params
+        .channels
+        .as_ref()
+        .map(|c| c.count())
+        .filter(|&n| n > 0);
+    if let (Some(rate), Some(channels)) = (params.sample_rate, channels) {
+        return Ok((codec, rate, channels));
+    }
+
+    // The header left something open: decode until the first audio comes out.
+    let mut decoder = make_decoder(path, &params, &codec)?;
+    for _ in 0..256 {
+        let packet = match format.next_packet() {
+            Ok(Some(packet)) => packet,
+            Ok(None) | Err(SymError::IoError(_)) => break,
+            Err(_) => continue,
+        };
+        if packet.track_id != track_id {
+            continue;
+        }
+        if let Ok(buf) = decoder.decode(&packet)
+            && buf.frames() > 0
+        {
+            return Ok((codec, buf.spec().rate(), buf.num_planes()));
+        }
+    }
+    Err(Error::decode(path, TRUNCATED_NO_AUDIO))
+}
+
+/// Planar output being filled packet by packet.
+struct Output {
+    channels: Vec<Vec<f32>>,
+    /// Rate of the first decoded buffer; packets at another rate are dropped.
+    rate: Option<u32>,
+    reserve: usize,
+    /// Silence owed for corrupt packets met before the channel count was known.
+    pending_gap: usize,
+    /// All silence inserted, pending or not.
+    gap_total: usize,
+}
+
+impl Output {
+    /// `reserve`: frames to allocate per channel once the channel count is known.
+    fn new(reserve: usize, rate: Option<u32>) -> Self {
+        Self {
+            channels: Vec::new(),
+            rate: rate.filter(|&r| r > 0),
+            reserve,
+            pending_gap: 0,
+            gap_total: 0,
+        }
+    }
+
+    fn frames_including_pending(&self) -> usize {
+        self.frames() + self.pending_gap
+    }
+
+    /// Appends `frames` of silence in place of audio that could not be decoded.
+    fn gap(&mut self, frames: usize) {
+        self.gap_total += frames;
+        if self.channels.is_empty() {
+            self.pending_gap += frames;
+        } else {
+            let len = self.frames() + frames;
+            for ch in &mut self.channels {
+                ch.resize(len, 0.0);
+            }
+        }
+    }
+
+    fn frames(&self) -> usize {
+        self.channels.first().map_or(0, Vec::len)
+    }
+
+    fn truncate(&mut self, frames: usize) {
+        for ch in &mut self.channels {
+            ch.truncate(frames);
+        }
+    }
+
+    /// The channels, without the unused part of an over-generous reservation (a header
+    /// that claimed more than the file held).
+    fn into_channels(mut self) -> Vec<Vec<f32>> {
+        for ch in &mut self.channels {
+            if ch.capacity() > ch.len() + ch.len() / 8 {
+                ch.shrink_to_fit();
+            }
+        }
+        self.channels
+    }
+
+    /// Appends a decoded buffer; false when it was dropped (its rate differs).
+    fn append(&mut self, buf: &GenericAudioBufferRef<'_>) -> bool {
+        let frames = buf.frames();
+        let planes = buf.num_planes();
+        if frames == 0 || planes == 0 {
+            return true;
+        }
+        let rate = buf.spec().rate();
+        if self.channels.is_empty() {
+            // The decoder's own rate wins over the header's (HE-AAC doubles it, for one).
+            if rate > 0 {
+                self.rate = Some(rate);
+            }
+            let reserve = self.reserve.max(self.pending_gap + frames);
+            self.channels = (0..planes)
+                .map(|_| {
+                    let mut ch = Vec::with_capacity(reserve);
+                    ch.resize(self.pending_gap, 0.0);
+                    ch
+                })
+                .collect();
+            self.pending_gap = 0;
+        } else if rate > 0 && self.rate.is_some_and(|r| r != rate) {
+            // A mid-stream rate change cannot be represented in one DecodedAudio.
+            return false;
+        }
+
+        let start = self.frames();
+        if planes == self.channels.len() {
+            for ch in &mut self.channels {
+                ch.resize(start + frames, 0.0);
+            }
+            let mut dst: Vec<&mut [f32]> =
+                self.channels.iter_mut().map(|c| &mut c[start..]).collect();
+            buf.copy_to_slice_planar::<f32, _>(&mut dst);
+        } else {
+            // The channel count changed mid-stream (MP3 can switch mono/stereo per frame):
+            // keep the first layout, filling missing channels from the first plane.
+            let mut scratch: Vec<Vec<f32>> = Vec::new();
+            buf.copy_to_vecs_planar::<f32>(&mut scratch);
+            for (i, ch) in self.channels.iter_mut().enumerate() {
+                ch.extend_from_slice(scratch.get(i).unwrap_or(&scratch[0]));
+            }
+        }
+        // Lossy decoders overshoot a little and float WAV can hold anything (NaN included);
+        // downstream code relies on [-1, 1].
+        for ch in &mut self.channels {
+            for s in &mut ch[start..] {
+                *s = if s.is_nan() { 0.0 } else { s.clamp(-1.0, 1.0) };
+            }
+        }
+        true
+    }
+}
+
+/// The short, stable codec name written into transcripts.
+pub fn codec_name(id: AudioCodecId) -> Cow<'static, str> {
+    use codec_ids::*;
+    let name = match id {
+        CODEC_ID_PCM_U8 => "pcm_u8",
+        CODEC_ID_PCM_S8 => "pcm_s8",
+        CODEC_ID_PCM_S16LE => "pcm_s16le",
+        CODEC_ID_PCM_S16BE => "pcm_s16be",
+        CODEC_ID_PCM_U16LE => "pcm_u16le",
+        CODEC_ID_PCM_U16BE => "pcm_u16be",
+        CODEC_ID_PCM_S24LE => "pcm_s24le",
+        CODEC_ID_PCM_S24BE => "pcm_s24be",
+        CODEC_ID_PCM_U24LE => "pcm_u24le",
+        CODEC_ID_PCM_U24BE => "pcm_u24be",
+        CODEC_ID_PCM_S32LE => "pcm_s32le",
+        CODEC_ID_PCM_S32BE => "pcm_s32be",
+        CODEC_ID_PCM_U32LE => "pcm_u32le",
+        CODEC_ID_PCM_U32BE => "pcm_u32be",
+        CODEC_ID_PCM_F32LE => "pcm_f32le",
+        CODEC_ID_PCM_F32BE => "pcm_f32be",
+        CODEC_ID_PCM_F64LE => "pcm_f64le",
+        CODEC_ID_PCM_F64BE => "pcm_f64be",
+        CODEC_ID_PCM_MULAW => "pcm_mulaw",
+        CODEC_ID_PCM_ALAW => "pcm_alaw",
+        CODEC_ID_ADPCM_IMA_WAV => "adpcm_ima",
+        CODEC_ID_ADPCM_IMA_QT => "adpcm_ima_qt",
+        CODEC_ID_ADPCM_MS => "adpcm_ms",
+        CODEC_ID_ADPCM_G722 => "g722",
+        CODEC_ID_ADPCM_G726 | CODEC_ID_ADPCM_G726LE => "g726",
+        CODEC_ID_MP1 => "mp1",
+        CODEC_ID_MP2 => "mp2",
+        CODEC_ID_MP3 => "mp3",
+        CODEC_ID_AAC => "aac",
+        CODEC_ID_VORBIS => "vorbis",
+        CODEC_ID_OPUS => "opus",
+        CODEC_ID_SPEEX => "speex",
+        CODEC_ID_FLAC => "flac",
+        CODEC_ID_ALAC => "alac",
+        CODEC_ID_WAVPACK => "wavpack",
+        CODEC_ID_AC3 => "ac3",
+        CODEC_ID_EAC3 => "eac3",
+        CODEC_ID_WMA => "wma",
+        CODEC_ID_NULL_AUDIO => "unknown",
+        other => return Cow::Owned(format!("codec {other}")),
+    };
+    Cow::Borrowed(name)
+}
+
+/// A seekable byte source made of pieces: bytes held here (a rewritten header) and ranges
+/// of the underlying file (everything else). symphonia reads it like a file.
+struct SplicedSource {
+    file: File,
+    /// Each piece with its start offset in the spliced stream, in order.
+    pieces: Vec<(u64, Piece)>,
+    len: u64,
+    pos: u64,
+    /// Where the file's cursor is, to skip redundant seeks.
+    file_pos: Option<u64>,
+}
+
+/// One part of a [`SplicedSource`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Bytes(Vec<u8>),
+    File { offset: u64, len: u64 },
+}
+
+impl Piece {
+    fn len(&self) -> u64 {
+        match self {
+            Piece::Bytes(b) => b.len() as u64,
+            Piece::File { len, .. } => *len,
+        }
+    }
+}
+
+impl SplicedSource {
+    fn new(file: File, pieces: Vec<Piece>) -> Self {
+        let mut start = 0;
+        let pieces: Vec<(u64, Piece)> = pieces
+            .into_iter()
+            .map(|p| {
+                let at = start;
+                start += p.len();
+                (at, p)
+            })
+            .collect();
+        Self {
+            file,
+            pieces,
+            len: start,
+            pos: 0,
+            file_pos: None,
+        }
+    }
+}
+
+impl Read for SplicedSource {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() || self.pos >= self.len {
+            return Ok(0);
+        }
+        let idx = self
+            .pieces
+            .partition_point(|(start, _)| *start <= self.pos)
+            .saturating_sub(1);
+        let (start, piece) = &self.pieces[idx];
+        let within = self.pos - start;
+        let want = (piece.len() - within).min(buf.len() as u64) as usize;
+        let n = match piece {
+            Piece::Bytes(bytes) => {
+                let from = within as usize;
+                buf[..want].copy_from_slice(&bytes[from..from + want]);
+                want
+            }
+            Piece::File { offset, .. } => {
+                let at = offset + within;
+                if self.file_pos != Some(at) {
+                    self.file.seek(SeekFrom::Start(at))?;
+                }
+                let n = self.file.read(&mut buf[..want])?;
+                self.file_pos = Some(at + n as u64);
+                n
+            }
+        };
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for SplicedSource {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = target
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        Ok(self.pos)
+    }
+}
+
+impl MediaSource for SplicedSource {
+    fn is_seekable(&self) -> bool {
+        true
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        Some(self.len)
+    }
+}
+
+/// Reading just enough of a RIFF/WAVE header to name unsupported codecs and repair the
+/// length fields and chunk layouts that symphonia would reject or misread.
+mod wav {
+    use std::fs::File;
+    use std::io::{self, Seek, SeekFrom};
+
+    use super::{Piece, read_up_to};
+
+    const PCM: u16 = 0x0001;
+    const MS_ADPCM: u16 = 0x0002;
+    const IEEE_FLOAT: u16 = 0x0003;
+    const ALAW: u16 = 0x0006;
+    const MULAW: u16 = 0x0007;
+    const IMA_ADPCM: u16 = 0x0011;
+    const EXTENSIBLE: u16 = 0xfffe;
+
+    /// Chunks before `data` that we are willing to walk; real files have a handful.
+    const MAX_CHUNKS: usize = 64;
+
+    /// What to do with a WAV file.
+    #[derive(Debug)]
+    pub(super) enum Plan {
+        /// Hand the file to symphonia unchanged (also when the header is too damaged for
+        /// us to say anything: symphonia then gives the precise error).
+        AsIs,
+        /// The format tag names a codec symphonia cannot decode; this is the reason.
+        Unsupported(String),
+        /// Present these pieces instead of the file. `truncation` is set when the data
+        /// chunk claims more bytes than the file holds.
+        Splice {
+            pieces: Vec<Piece>,
+            truncation: Option<String>,
+        },
+    }
+
+    pub(super) fn is_riff_wave(head: &[u8]) -> bool {
+        head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WAVE"
+    }
+
+    /// Walks the chunks up to `data` and decides whether the header needs repair. Also
+    /// returns the `fact` chunk's frame count for ADPCM, where it is the only exact length.
+    pub(super) fn plan(file: &mut File, file_len: u64) -> io::Result<(Plan, Option<u64>)> {
+        file.seek(SeekFrom::Start(0))?;
+        let mut riff = [0u8; 12];
+        if read_up_to(file, &mut riff)? < 12 {
+            return Ok((Plan::AsIs, None));
+        }
+        let riff_len = u32::from_le_bytes([riff[4], riff[5], riff[6], riff[7]]);
+
+        // Chunks before `data`, as (offset, length including the 8-byte header and pad).
+        let mut before_data: Vec<(u64, u64)> = Vec::new();
+        // The fmt chunk: where it is, its body (first 64 bytes are all we need).
+        let mut fmt: Option<(u64, u32, Vec<u8>)> = None;
+        let mut fact: Option<u64> = None;
+        let mut pos = 12u64;
+
+        for _ in 0..MAX_CHUNKS {
+            if pos + 8 > file_len {
+                // No data chunk before the end: symphonia reports the truncated header.
+                return Ok((Plan::AsIs, None));
+            }
+            file.seek(SeekFrom::Start(pos))?;
+            let mut header = [0u8; 8];
+            if read_up_to(file, &mut header)? < 8 {
+                return Ok((Plan::AsIs, None));
+            }
+            let tag = [header[0], header[1], header[2], header[3]];
+            let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+
+            if &tag == b"data" {
+                let Some((fmt_pos, fmt_len, fmt_body)) = fmt else {
+                    return Ok((Plan::AsIs, None));
+                };
+                let format_tag = u16::from_le_bytes([fmt_body[0], fmt_body[1]]);
+                // For PCM the fact chunk is optional and often stale; only trust it where
+                // the block structure makes it necessary.
+                let fact = fact.filter(|_| matches!(format_tag, MS_ADPCM | IMA_ADPCM));
+                let plan = plan_data(DataChunk {
+                    riff_len,
+                    before_data,
+                    fmt_pos,
+                    fmt_len,
+                    fmt_body: &fmt_body,
+                    format_tag,
+                    data_start: pos + 8,
+                    declared: len,
+                    file_len,
+                });
+                return Ok((plan, fact));
+            }
+
+            let body_len = u64::from(len) + u64::from(len & 1);
+            if &tag == b"fmt " {
+                let mut body = vec![0u8; (len as usize).min(64)];
+                let got = read_up_to(file, &mut body)?;
+                if got < 16 || (len as usize) < 16 {
+                    return Ok((Plan::AsIs, None));
+                }
+                body.truncate(got);
+                if let Some(reason) = unsupported_reason(&body) {
+                    return Ok((Plan::Unsupported(reason), None));
+                }
+                fmt = Some((pos, len, body));
+            } else if &tag == b"fact" && len >= 4 {
+                let mut n = [0u8; 4];
+                if read_up_to(file, &mut n)? == 4 {
+                    fact = Some(u64::from(u32::from_le_bytes(n)));
+                }
+            }
+            before_data.push((pos, 8 + body_len));
+            pos += 8 + body_len;
+        }
+        Ok((Plan::AsIs, None))
+    }
+
+    struct DataChunk<'a> {
+        riff_len: u32,
+        before_data: Vec<(u64, u64)>,
+        fmt_pos: u64,
+        fmt_len: u32,
+        fmt_body: &'a [u8],
+        format_tag: u16,
+        data_start: u64,
+        declared: u32,
+        file_len: u64,
+    }
+
+    fn plan_data(d: DataChunk<'_>) -> Plan {
+        let available = d.file_len.saturating_sub(d.data_start);
+        // 0xFFFFFFFF is the "length unknown" convention of streaming writers, not a claim.
+        let unknown_len = d.declared == u32::MAX;
+        let over_claim = !unknown_len && u64::from(d.declared) > available;
+        let data_len = if unknown_len {
+            available.min(u64::from(u32::MAX - 1))
+        } else {
+            u64::from(d.declared).min(available)
+        };
+        // symphonia requires G.711 fmt chunks of exactly 18 bytes (with cbSize); telephony
+        // systems often write 16.
+        let fix_fmt = matches!(d.format_tag, ALAW | MULAW) && d.fmt_len != 18;
+        // A RIFF length too small for the data makes symphonia reject the data chunk.
+        let riff_short = d.riff_len != u32::MAX
+            && u64::from(d.riff_len) + 8 < d.data_start + data_len.min(u64::from(d.declared));
+
+        if !(unknown_len || over_claim || fix_fmt || riff_short) {
+            return Plan::AsIs;
+        }
+
+        let mut pieces = vec![Piece::Bytes(Vec::new())]; // RIFF header, filled in below
+        for &(offset, len) in &d.before_data {
+            if offset == d.fmt_pos && fix_fmt {
+                let mut chunk = b"fmt ".to_vec();
+                chunk.extend_from_slice(&18u32.to_le_bytes());
+                chunk.extend_from_slice(&d.fmt_body[..16]);
+                chunk.extend_from_slice(&0u16.to_le_bytes()); // cbSize: no extra bytes
+                pieces.push(Piece::Bytes(chunk));
+            } else {
+                pieces.push(Piece::File { offset, len });
+            }
+        }
+        let mut data_header = b"data".to_vec();
+        data_header.extend_from_slice(&(data_len as u32).to_le_bytes());
+        pieces.push(Piece::Bytes(data_header));
+        pieces.push(Piece::File {
+            offset: d.data_start,
+            len: data_len,
+        });
+
+        let total: u64 = 12 + pieces.iter().map(Piece::len).sum::<u64>();
+        let riff_len = u32::try_from(total - 8).unwrap_or(u32::MAX);
+        let mut riff = b"RIFF".to_vec();
+        riff.extend_from_slice(&riff_len.to_le_bytes());
+        riff.extend_from_slice(b"WAVE");
+        pieces[0] = Piece::Bytes(riff);
+
+        let truncation = over_claim.then(|| {
+            format!(
+                "the data chunk claims {} bytes but only {available} are present",
+                d.declared
+            )
+        });
+        Plan::Splice { pieces, truncation }
+    }
+
+    /// `Some(reason)` when the fmt chunk names a codec symphonia's WAV reader cannot decode.
+    pub(super) fn unsupported_reason(fmt_body: &[u8]) -> Option<String> {
+        let tag = u16::from_le_bytes([fmt_body[0], fmt_body[1]]);
+        match tag {
+            PCM | MS_ADPCM | IEEE_FLOAT | ALAW | MULAW | IMA_ADPCM => None,
+            EXTENSIBLE => {
+                // The sub-format GUID starts with the format tag it stands for
+                // (KSDATAFORMAT_SUBTYPE_xxx = {0000xxxx-0000-0010-8000-00aa00389b71}).
+                let sub = fmt_body.get(24..26)?;
+                let sub = u16::from_le_bytes([sub[0], sub[1]]);
+                match sub {
+                    PCM | IEEE_FLOAT | ALAW | MULAW => None,
+                    _ => Some(format!(
+                        "unsupported codec: {} (extensible sub-format 0x{sub:04x})",
+                        format_tag_name(sub)
+                    )),
+                }
+            }
+            _ => Some(format!(
+                "unsupported codec: {} (format tag 0x{tag:04x})",
+                format_tag_name(tag)
+            )),
+        }
+    }
+
+    /// Names of WAV format tags (mmreg.h) seen in telephony and voice recorders.
+    fn format_tag_name(tag: u16) -> &'static str {
+        match tag {
+            0x0000 => "unknown",
+            0x0010 => "oki adpcm",
+            0x0014 => "g.723 adpcm",
+            0x0017 => "dialogic oki adpcm",
+            0x0020 => "yamaha adpcm",
+            0x0022 => "truespeech",
+            0x0031 => "gsm 6.10",
+            0x0040 => "g.721 adpcm",
+            0x0042 => "g.723.1",
+            0x0045 => "g.726 adpcm",
+            0x0050 => "mpeg audio",
+            0x0055 => "mp3",
+            0x0064 => "g.726 adpcm",
+            0x0065 => "g.722 adpcm",
+            0x0070..=0x0075 => "vox",
+            0x00ff | 0x1600 | 0x1610 => "aac",
+            0x0092 | 0x2000 => "ac3",
+            0x0160..=0x0163 => "wma",
+            0x0401 => "intel music coder",
+            0x1000 => "gsm (olivetti)",
+            0x6750 => "vorbis",
+            0x704f | 0x7450 => "opus",
+            _ => "unknown codec",
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn fmt_body(tag: u16) -> Vec<u8> {
+            let mut b = vec![0u8; 16];
+            b[0..2].copy_from_slice(&tag.to_le_bytes());
+            b
+        }
+
+        #[test]
+        fn names_unsupported_format_tags() {
+            assert_eq!(
+                unsupported_reason(&fmt_body(0x0031)).as_deref(),
+                Some("unsupported codec: gsm 6.10 (format tag 0x0031)")
+            );
+            assert_eq!(unsupported_reason(&fmt_body(PCM)), None);
+            assert_eq!(unsupported_reason(&fmt_body(MULAW)), None);
+            assert_eq!(
+                unsupported_reason(&fmt_body(0x1234)).as_deref(),
+                Some("unsupported codec: unknown codec (format tag 0x1234)")
+            );
+        }
+
+        #[test]
+        fn names_unsupported_extensible_sub_formats() {
+            let mut b = fmt_body(EXTENSIBLE);
+            b.resize(40, 0);
+            b[24..26].copy_from_slice(&0x0031u16.to_le_bytes());
+            assert_eq!(
+                unsupported_reason(&b).as_deref(),
+                Some("unsupported codec: gsm 6.10 (extensible sub-format 0x0031)")
+            );
+            b[24..26].copy_from_slice(&PCM.to_le_bytes());
+            assert_eq!(unsupported_reason(&b), None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// A canonical 44-byte WAV header for 16-bit PCM.
+    fn wav_header(channels: u16, rate: u32, data_len: u32, riff_len: u32) -> Vec<u8> {
+        let mut h = Vec::new();
+        h.extend_from_slice(b"RIFF");
+        h.extend_from_slice(&riff_len.to_le_bytes());
+        h.extend_from_slice(b"WAVEfmt ");
+        h.extend_from_slice(&16u32.to_le_bytes());
+        h.extend_from_slice(&1u16.to_le_bytes());
+        h.extend_from_slice(&channels.to_le_bytes());
+        h.extend_from_slice(&rate.to_le_bytes());
+        h.extend_from_slice(&(rate * 2 * u32::from(channels)).to_le_bytes());
+        h.extend_from_slice(&(2 * channels).to_le_bytes());
+        h.extend_from_slice(&16u16.to_le_bytes());
+        h.extend_from_slice(b"data");
+        h.extend_from_slice(&data_len.to_le_bytes());
+        h
+    }
+
+    fn write_temp(bytes: &[u8], suffix: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(suffix).tempfile().unwrap();
+        f.write_all(bytes).unwrap();
+        f.flush().unwrap();
+        f
+    }
+
+    fn ramp(frames: usize) -> Vec<u8> {
+        (0..frames)
+            .flat_map(|i| ((i as i16).wrapping_mul(37)).to_le_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn spliced_source_reads_across_pieces_and_seeks() {
+        let file = write_temp(b"0123456789", ".bin");
+        let pieces = vec![
+            Piece::Bytes(b"ab".to_vec()),
+            Piece::File { offset: 3, len: 4 },
+            Piece::Bytes(b"z".to_vec()),
+        ];
+        let mut src = SplicedSource::new(File::open(file.path()).unwrap(), pieces);
+        assert_eq!(src.byte_len(), Some(7));
+        let mut all = Vec::new();
+        src.read_to_end(&mut all).unwrap();
+        assert_eq!(all, b"ab3456z");
+        src.seek(SeekFrom::Start(3)).unwrap();
+        let mut two = [0u8; 2];
+        src.read_exact(&mut two).unwrap();
+        assert_eq!(&two, b"45");
+        src.seek(SeekFrom::End(-1)).unwrap();
+        src.read_exact(&mut two[..1]).unwrap();
+        assert_eq!(&two[..1], b"z");
+        assert!(src.seek(SeekFrom::Current(-10)).is_err());
+    }
+
+    #[test]
+    fn streaming_wav_with_unknown_lengths_decodes_fully() {
+        // ffmpeg writing to a pipe leaves both lengths at 0xFFFFFFFF.
+        let mut bytes = wav_header(1, 8000, u32::MAX, u32::MAX);
+        bytes.extend(ramp(1000));
+        let f = write_temp(&bytes, ".wav");
+        let audio = decode_file(f.path()).unwrap();
+        assert_eq!(audio.frames(), 1000);
+        assert_eq!(audio.truncated, None);
+        assert_eq!(audio.codec, "pcm_s16le");
+    }
+
+    #[test]
+    fn wav_with_short_data_keeps_every_whole_frame() {
+        // Header promises 8000 frames, 1001 are there plus half a frame.
+        let mut bytes = wav_header(1, 8000, 16000, 36 + 16000);
+        bytes.extend(ramp(1001));
+        bytes.push(0x7f);
+        let f = write_temp(&bytes, ".wav");
+        let audio = decode_file(f.path()).unwrap();
+        assert_eq!(audio.frames(), 1001);
+        let msg = audio.truncated.unwrap();
+        assert!(msg.starts_with("truncated after 0.13 s: "), "{msg}");
+        assert!(msg.contains("claims 16000 bytes but only 2003"), "{msg}");
+    }
+
+    #[test]
+    fn wav_with_small_riff_length_still_decodes() {
+        let mut bytes = wav_header(1, 8000, 2000, 36);
+        bytes.extend(ramp(1000));
+        let f = write_temp(&bytes, ".wav");
+        let audio = decode_file(f.path()).unwrap();
+        assert_eq!(audio.frames(), 1000);
+        assert_eq!(audio.truncated, None);
+    }
+
+    #[test]
+    fn mulaw_wav_with_16_byte_fmt_chunk_decodes() {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(b"RIFF");
+        bytes.extend_from_slice(&(36u32 + 800).to_le_bytes());
+        bytes.extend_from_slice(b"WAVEfmt ");
+        bytes.extend_from_slice(&16u32.to_le_bytes());
+        bytes.extend_from_slice(&7u16.to_le_bytes());
+        bytes.extend_from_slice(&1u16.to_le_bytes());
+        bytes.extend_from_slice(&8000u32.to_le_bytes());
+        bytes.extend_from_slice(&8000u32.to_le_bytes());
+        bytes.extend_from_slice(&1u16.to_le_bytes());
+        bytes.extend_from_slice(&8u16.to_le_bytes());
+        bytes.extend_from_slice(b"data");
+        bytes.extend_from_slice(&800u32.to_le_bytes());
+        bytes.extend((0..800).map(|i| (i % 256) as u8));
+        let f = write_temp(&bytes, ".wav");
+        let audio = decode_file(f.path()).unwrap();
+        assert_eq!(audio.codec, "pcm_mulaw");
+        assert_eq!(audio.frames(), 800);
+    }
+
+    #[test]
+    fn samples_stay_in_range() {
+        // 32-bit float WAV holding out-of-range values and a NaN.
+        let samples = [0.5f32, 2.0, -3.0, f32::NAN, -0.25];
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(b"RIFF");
+        bytes.extend_from_slice(&(38u32 + 20).to_le_bytes());
+        bytes.extend_from_slice(b"WAVEfmt ");
+        bytes.extend_from_slice(&18u32.to_le_bytes());
+        bytes.extend_from_slice(&3u16.to_le_bytes());
+        bytes.extend_from_slice(&1u16.to_le_bytes());
+        bytes.extend_from_slice(&8000u32.to_le_bytes());
+        bytes.extend_from_slice(&32000u32.to_le_bytes());
+        bytes.extend_from_slice(&4u16.to_le_bytes());
+        bytes.extend_from_slice(&32u16.to_le_bytes());
+        bytes.extend_from_slice(&0u16.to_le_bytes());
+        bytes.extend_from_slice(b"data");
+        bytes.extend_from_slice(&20u32.to_le_bytes());
+        for s in samples {
+            bytes.extend_from_slice(&s.to_le_bytes());
+        }
+        let f = write_temp(&bytes, ".wav");
+        let audio = decode_file(f.path()).unwrap();
+        assert_eq!(audio.channels[0], vec![0.5, 1.0, -1.0, 0.0, -0.25]);
+    }
+
+    #[test]
+    fn missing_file_is_a_decode_error_naming_the_path() {
+        let err = decode_file(Path::new("/nonexistent/call.wav")).unwrap_err();
+        assert!(matches!(err, Error::Decode { .. }));
+        assert!(
+            err.to_string()
+                .starts_with("/nonexistent/call.wav: cannot read file")
+        );
+    }
+
+    #[test]
+    fn panics_become_decode_errors() {
+        let err = guarded(Path::new("x.wav"), || -> Result<()> { panic!("boom") }).unwrap_err();
+        assert_eq!(err.to_string(), "x.wav: decoder crashed: boom");
+    }
+
+    #[test]
+    fn codec_names_are_stable() {
+        assert_eq!(codec_name(codec_ids::CODEC_ID_PCM_S16LE), "pcm_s16le");
+        assert_eq!(codec_name(codec_ids::CODEC_ID_ADPCM_IMA_WAV), "adpcm_ima");
+        assert_eq!(codec_name(codec_ids::CODEC_ID_OPUS), "opus");
+    }
+
+    #[test]
+    fn magic_detection() {
+        assert!(has_known_magic(b"RIFF\0\0\0\0WAVE"));
+        assert!(has_known_magic(&[0xff, 0xfb, 0x90, 0x00]));
+        assert!(has_known_magic(b"\0\0\0\x20ftypM4A "));
+        assert!(!has_known_magic(b"hello world"));
+    }
+}

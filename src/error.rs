@@ -1,0 +1,65 @@
+//! The library's error type. Messages are lowercase, carry no trailing
+//! period and name the file they are about, so `main` can print them as is.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O error; `fs-err` already puts the path in the message.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+
+    /// A recording that cannot be decoded (unsupported codec, empty,
+    /// truncated before any audio, not audio at all).
+    #[error("{}: {reason}", path.display())]
+    Decode { path: PathBuf, reason: String },
+
+    /// A pipeline file that does not parse or validate.
+    #[error("{}: {message}", path.display())]
+    Config { path: PathBuf, message: String },
+
+    /// A model that is missing, unreadable or rejected by whisper.cpp.
+    #[error("{message}")]
+    Model { message: String },
+
+    /// whisper.cpp failed while transcribing.
+    #[error("whisper: {0}")]
+    Whisper(String),
+
+    /// Resampling failed (a bug or an absurd sample rate).
+    #[error("resample: {0}")]
+    Resample(String),
+
+    /// Model conversion, fetch or import failed.
+    #[error("{0}")]
+    Convert(String),
+
+    /// Bad command-line usage that clap could not catch.
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    pub fn decode(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Self::Decode {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The missing-model error, with the commands that get one.
+    pub fn no_model(detail: impl std::fmt::Display) -> Self {
+        Self::Model {
+            message: format!(
+                "{detail}; get a model with `callsift models fetch base` \
+                 (or `models/download.sh base`), then pass --model models/ggml-base.bin \
+                 or set CALLSIFT_MODEL"
+            ),
+        }
+    }
+}

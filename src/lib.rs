@@ -1,0 +1,34 @@
+//! callsift: offline speech analytics for stored call recordings.
+//!
+//! A recording goes through the stages below, in this order; each stage is
+//! one module behind a narrow function or trait, and the types passed between
+//! them live in [`model`]:
+//!
+//! ```text
+//! path ─decode→ DecodedAudio ─resample→ Pcm16k (per channel) ─vad→ SpeechSpans → Window
+//!      ─transcribe→ WindowTranscript ─(remap, guards)→ Transcript ─sink→ OUT/transcripts/
+//! ```
+//!
+//! [`pipeline`] is the only module that knows about threads. [`models`]
+//! gets, converts and quantizes whisper models; [`eval`] measures how well a
+//! model and pipeline transcribe recordings with known texts.
+
+pub mod atomic;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod decode;
+pub mod error;
+pub mod eval;
+pub mod model;
+pub mod models;
+pub mod pipeline;
+pub mod report;
+pub mod resample;
+pub mod show;
+pub mod sink;
+pub mod text;
+pub mod transcribe;
+pub mod vad;
+
+pub use error::{Error, Result};

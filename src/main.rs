@@ -1,0 +1,48 @@
+//! The `callsift` binary: parse arguments, set up logging, call the library,
+//! map the outcome to an exit code (see `callsift --help`).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use callsift::cli::Cli;
+use callsift::commands;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap: 0 for --help/--version, 2 for usage errors.
+            return ExitCode::from(e.exit_code() as u8);
+        }
+    };
+    init_logging(cli.verbose, cli.quiet);
+    match commands::dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(commands::exit_code_for(&e))
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    // symphonia logs what it met while probing a bad file; callsift reports
+    // the same failure itself, with the path, so those lines only repeat it.
+    let default = match (quiet, verbose) {
+        (true, _) => "error,symphonia=off",
+        (false, 0) => "warn,symphonia=off",
+        (false, 1) => "info,symphonia=off,whisper_rs=warn",
+        (false, _) => "debug",
+    };
+    let filter =
+        EnvFilter::try_from_env("CALLSIFT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+}

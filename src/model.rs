@@ -1,0 +1,231 @@
+//! Plain data passed between pipeline stages. No I/O lives here.
+//!
+//! Every arrow of the data flow in `ARCHITECTURE.md` carries one of these
+//! types, so a stage depends on this module and never on another stage.
+//! Times are integer milliseconds on the original recording's timeline
+//! unless a name says otherwise (`*_window_ms`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Version tag written into every transcript JSON file.
+pub const TRANSCRIPT_SCHEMA: &str = "callsift.transcript/1";
+/// Version tag of the run summary JSON.
+pub const RUN_SCHEMA: &str = "callsift.run/1";
+/// Sample rate whisper.cpp expects.
+pub const WHISPER_SAMPLE_RATE_HZ: u32 = 16_000;
+
+/// One input file found by the walker, before anything is read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Recording {
+    pub path: PathBuf,
+}
+
+/// A recording decoded to planar `f32` samples in `[-1, 1]` at its own rate.
+#[derive(Debug, Clone)]
+pub struct DecodedAudio {
+    /// Codec name as written into the transcript (`pcm_s16le`, `pcm_mulaw`, `mp3`, …).
+    pub codec: String,
+    pub sample_rate_hz: u32,
+    /// One vector per channel, all the same length.
+    pub channels: Vec<Vec<f32>>,
+    /// Set when the file broke off mid-stream and only the audio before the
+    /// break was decoded; the text says why.
+    pub truncated: Option<String>,
+}
+
+impl DecodedAudio {
+    pub fn frames(&self) -> usize {
+        self.channels.first().map_or(0, Vec::len)
+    }
+
+    pub fn duration_ms(&self) -> u64 {
+        if self.sample_rate_hz == 0 {
+            return 0;
+        }
+        (self.frames() as u64 * 1000) / u64::from(self.sample_rate_hz)
+    }
+}
+
+/// One channel of mono audio at exactly 16 kHz.
+///
+/// Only [`crate::resample`] builds these (through [`Pcm16k::from_16k`]), so
+/// holding one is proof that the rate is right.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pcm16k {
+    samples: Vec<f32>,
+}
+
+impl Pcm16k {
+    /// Wraps samples that are already at 16 kHz. Callers outside `resample`
+    /// (tests, benches) use it for audio they synthesised at 16 kHz.
+    pub fn from_16k(samples: Vec<f32>) -> Self {
+        Self { samples }
+    }
+
+    pub fn samples(&self) -> &[f32] {
+        &self.samples
+    }
+
+    pub fn into_samples(self) -> Vec<f32> {
+        self.samples
+    }
+
+    pub fn duration_ms(&self) -> u64 {
+        self.samples.len() as u64 * 1000 / u64::from(WHISPER_SAMPLE_RATE_HZ)
+    }
+}
+
+/// A stretch of detected speech on one channel's timeline, half-open `[start_ms, end_ms)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpeechSpan {
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+impl SpeechSpan {
+    pub fn duration_ms(&self) -> u64 {
+        self.end_ms.saturating_sub(self.start_ms)
+    }
+}
+
+/// All speech on one channel, sorted, non-overlapping.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpeechSpans {
+    pub spans: Vec<SpeechSpan>,
+}
+
+/// A part of a [`Window`]: `duration_ms` of audio that starts at
+/// `window_start_ms` inside the window and at `source_start_ms` on the channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowPiece {
+    pub window_start_ms: u64,
+    pub source_start_ms: u64,
+    pub duration_ms: u64,
+}
+
+/// Speech cut from one channel and packed into at most 30 s for one whisper call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub channel: usize,
+    /// Sorted by `window_start_ms`, contiguous in window time.
+    pub pieces: Vec<WindowPiece>,
+    /// 16 kHz samples of the pieces, back to back.
+    pub samples: Vec<f32>,
+}
+
+/// What a transcriber returns for one window: times relative to the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowSegment {
+    pub start_window_ms: u64,
+    pub end_window_ms: u64,
+    pub text: String,
+    /// Mean log-probability of the segment's text tokens.
+    pub avg_logprob: f32,
+    pub no_speech_prob: f32,
+}
+
+/// Transcriber output for one window.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WindowTranscript {
+    /// Language whisper decoded in (ISO 639-1), detected or given.
+    pub language: String,
+    pub segments: Vec<WindowSegment>,
+}
+
+/// One line of a transcript, on the recording's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub channel: usize,
+    pub speaker: String,
+    pub language: String,
+    pub text: String,
+    pub avg_logprob: f32,
+    pub no_speech_prob: f32,
+}
+
+/// Detected speech of one channel, kept in the transcript because talk time,
+/// silence and overlap metrics come from it, not from the text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelSpeech {
+    pub channel: usize,
+    pub speaker: String,
+    pub spans: Vec<SpeechSpan>,
+}
+
+/// The finished transcript of one call: `OUT/transcripts/<call_id>.json`,
+/// schema [`TRANSCRIPT_SCHEMA`]. This is the source of truth every later
+/// output (index, tables, rule hits) is rebuilt from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transcript {
+    pub schema: String,
+    pub call_id: String,
+    pub source_path: String,
+    /// `blake3:` followed by the hex BLAKE3 hash of the file's bytes.
+    pub content_hash: String,
+    /// When the call started, if known (metadata extraction is a later stage).
+    pub call_start: Option<jiff::Timestamp>,
+    pub duration_ms: u64,
+    pub channels: usize,
+    pub sample_rate_hz: u32,
+    pub codec: String,
+    pub metadata: BTreeMap<String, String>,
+    /// File name of the ggml model used.
+    pub model: String,
+    /// Language per speaker, detected or given.
+    pub languages: BTreeMap<String, String>,
+    pub segments: Vec<Segment>,
+    pub speech: Vec<ChannelSpeech>,
+    /// Non-fatal problems met while processing (e.g. a truncated file).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// How one input of a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputStatus {
+    Ok,
+    Failed,
+    Skipped,
+}
+
+/// One line of the run summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputReport {
+    pub path: String,
+    pub status: InputStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    #[serde(default)]
+    pub audio_ms: u64,
+    #[serde(default)]
+    pub segments: usize,
+}
+
+/// The summary of one `callsift run`, printed with `--json` and saved as
+/// `OUT/runs/<run_id>.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub schema: String,
+    pub run_id: String,
+    pub started_at: jiff::Timestamp,
+    pub finished_at: jiff::Timestamp,
+    pub model: String,
+    pub workers: usize,
+    pub threads: usize,
+    pub ok: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub audio_ms: u64,
+    pub wall_ms: u64,
+    pub inputs: Vec<InputReport>,
+}
