@@ -605,7 +605,10 @@ fn render_table_single_system_has_plain_headers() {
 
 #[test]
 fn json_field_names_and_round_trip() {
-    let report = two_system_report();
+    let mut report = two_system_report();
+    // A measured speed from a CI run that serde_json's default (fast, not
+    // exact) float parser read back one ulp off; the report must round-trip.
+    report.systems[1].audio_seconds_per_wall_second = 43_788.446_661_617_476;
     let json = serde_json::to_string_pretty(&report).unwrap();
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["schema"], "callsift.eval/1");
@@ -647,5 +650,9 @@ fn json_field_names_and_round_trip() {
     assert_eq!(plain["audio_ms"], 27_000);
 
     let back: EvalReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        back.systems[1].audio_seconds_per_wall_second.to_bits(),
+        43_788.446_661_617_476_f64.to_bits()
+    );
     assert_eq!(back, report);
 }
