@@ -125,6 +125,21 @@ pub struct WindowSegment {
     /// Mean log-probability of the segment's text tokens.
     pub avg_logprob: f32,
     pub no_speech_prob: f32,
+    /// The segment's text tokens with their aligned times, in order; empty
+    /// when the transcriber has no token times. They let
+    /// [`crate::vad::split_at_pieces`] cut a segment that runs across two
+    /// pieces (two turns of one speaker) back into one segment per piece.
+    pub tokens: Vec<WindowToken>,
+}
+
+/// One text token of a [`WindowSegment`] at the time whisper.cpp's DTW
+/// alignment puts it (window-relative).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowToken {
+    /// The token's bytes: a token may hold only part of a UTF-8 character.
+    pub bytes: Vec<u8>,
+    pub window_ms: u64,
+    pub logprob: f32,
 }
 
 /// Transcriber output for one window.

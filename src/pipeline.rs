@@ -183,6 +183,10 @@ fn transcribe_windows<'w>(
                 s.text
             );
         }
+        let segs: Vec<_> = segs
+            .into_iter()
+            .flat_map(|s| vad::split_at_pieces(window, s))
+            .collect();
         let (kept, counts) = guards::apply(segs, &settings.guards, &settings.whisper);
         if counts != guards::GuardCounts::default() {
             tracing::debug!(?counts, channel = window.channel, "guards removed segments");

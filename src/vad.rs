@@ -13,7 +13,10 @@
 //! are tested without audio.
 
 use crate::config::VadSettings;
-use crate::model::{Pcm16k, SpeechSpan, SpeechSpans, WHISPER_SAMPLE_RATE_HZ, Window, WindowPiece};
+use crate::model::{
+    Pcm16k, SpeechSpan, SpeechSpans, WHISPER_SAMPLE_RATE_HZ, Window, WindowPiece, WindowSegment,
+    WindowToken,
+};
 
 /// Samples per VAD frame (16 ms at 16 kHz), fixed by earshot's model.
 pub const FRAME_SAMPLES: usize = 256;
@@ -317,6 +320,111 @@ pub fn map_segment(window: &Window, start_window_ms: u64, end_window_ms: u64) ->
     (source_start, source_end.max(source_start))
 }
 
+/// The piece a window time belongs to: the piece that contains it, or for a
+/// time in a gap (or outside the window) the piece whose edge is nearer.
+fn nearest_piece(window: &Window, window_ms: u64) -> usize {
+    let distance = |p: &WindowPiece| {
+        let end = p.window_start_ms + p.duration_ms;
+        if window_ms < p.window_start_ms {
+            p.window_start_ms - window_ms
+        } else {
+            window_ms.saturating_sub(end)
+        }
+    };
+    (0..window.pieces.len())
+        .min_by_key(|&i| distance(&window.pieces[i]))
+        .unwrap_or(0)
+}
+
+/// Splits a segment whose words came from more than one piece of its window
+/// into one segment per piece, using the tokens' aligned times.
+///
+/// whisper sometimes reads two turns of one speaker, packed into one window
+/// with the other speaker's reply cut out between them, as one sentence.
+/// Left whole, that segment starts in the first turn and ends in the second,
+/// so the merged dialogue shows it before the reply and a search hit on its
+/// second half jumps to the wrong turn. A segment without token times, or
+/// whose tokens all fall in one piece, is returned unchanged. Token order is
+/// kept (a token is never assigned to an earlier piece than the one before
+/// it), a split never falls inside a UTF-8 character, and a part with no
+/// letters or digits (a lone full stop) stays with the part before it.
+pub fn split_at_pieces(window: &Window, segment: WindowSegment) -> Vec<WindowSegment> {
+    if segment.tokens.is_empty() || window.pieces.len() < 2 {
+        return vec![segment];
+    }
+    // (piece, tokens) groups in order.
+    let mut groups: Vec<(usize, Vec<&WindowToken>)> = Vec::new();
+    for token in &segment.tokens {
+        let continues_char = token.bytes.first().is_some_and(|b| b & 0xC0 == 0x80);
+        // Punctuation is timed loosely; it ends the part it follows.
+        let wordless = !String::from_utf8_lossy(&token.bytes)
+            .chars()
+            .any(char::is_alphanumeric);
+        let piece = nearest_piece(window, token.window_ms);
+        match groups.last_mut() {
+            Some((last_piece, tokens)) if continues_char || wordless || piece <= *last_piece => {
+                tokens.push(token);
+            }
+            _ => groups.push((piece, vec![token])),
+        }
+    }
+    let text_of = |tokens: &[&WindowToken]| {
+        let bytes: Vec<u8> = tokens
+            .iter()
+            .flat_map(|t| t.bytes.iter().copied())
+            .collect();
+        String::from_utf8_lossy(&bytes).trim().to_string()
+    };
+    let has_words = |tokens: &[&WindowToken]| text_of(tokens).chars().any(char::is_alphanumeric);
+    // Fold wordless parts into a neighbour: the previous part, or the next
+    // one for a wordless first part.
+    let mut merged: Vec<(usize, Vec<&WindowToken>)> = Vec::new();
+    for (piece, tokens) in groups {
+        match merged.last_mut() {
+            Some((_, prev)) if !has_words(&tokens) || !has_words(prev) => {
+                prev.extend(tokens);
+                if let Some(last) = merged.last_mut() {
+                    last.0 = last.0.max(piece);
+                }
+            }
+            _ => merged.push((piece, tokens)),
+        }
+    }
+    if merged.len() < 2 {
+        return vec![segment];
+    }
+    let n = merged.len();
+    merged
+        .iter()
+        .enumerate()
+        .map(|(i, (piece, tokens))| {
+            let first_piece =
+                &window.pieces[nearest_piece(window, tokens[0].window_ms).min(*piece)];
+            let p = &window.pieces[*piece];
+            let start_window_ms = if i == 0 {
+                segment.start_window_ms
+            } else {
+                // The part starts on the piece its first word is in.
+                first_piece.window_start_ms.max(segment.start_window_ms)
+            };
+            let end_window_ms = if i + 1 == n {
+                segment.end_window_ms
+            } else {
+                p.window_start_ms + p.duration_ms
+            };
+            let logprob_sum: f32 = tokens.iter().map(|t| t.logprob).sum();
+            WindowSegment {
+                start_window_ms,
+                end_window_ms: end_window_ms.max(start_window_ms),
+                text: text_of(tokens),
+                avg_logprob: logprob_sum / tokens.len() as f32,
+                no_speech_prob: segment.no_speech_prob,
+                tokens: Vec::new(),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -576,5 +684,139 @@ mod tests {
         assert!(frame_levels_dbfs(&full)[0].abs() < 0.01);
         let tenth = Pcm16k::from_16k(vec![0.1; FRAME_SAMPLES]);
         assert!((frame_levels_dbfs(&tenth)[0] + 20.0).abs() < 0.01);
+    }
+
+    /// Two pieces: window 0–3000 ms (source 1000–4000) and, after the
+    /// 800 ms gap, window 3800–6800 ms (source 20000–23000).
+    fn two_turn_window() -> Window {
+        Window {
+            channel: 0,
+            pieces: vec![
+                WindowPiece {
+                    window_start_ms: 0,
+                    source_start_ms: 1_000,
+                    duration_ms: 3_000,
+                },
+                WindowPiece {
+                    window_start_ms: 3_000 + PIECE_GAP_MS,
+                    source_start_ms: 20_000,
+                    duration_ms: 3_000,
+                },
+            ],
+            samples: vec![],
+        }
+    }
+
+    fn timed_segment(start: u64, end: u64, tokens: &[(&str, u64)]) -> WindowSegment {
+        WindowSegment {
+            start_window_ms: start,
+            end_window_ms: end,
+            text: tokens
+                .iter()
+                .map(|t| t.0)
+                .collect::<String>()
+                .trim()
+                .to_string(),
+            avg_logprob: -0.5,
+            no_speech_prob: 0.1,
+            tokens: tokens
+                .iter()
+                .map(|&(text, window_ms)| WindowToken {
+                    bytes: text.as_bytes().to_vec(),
+                    window_ms,
+                    logprob: if window_ms < 3_000 { -0.2 } else { -0.4 },
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn segment_across_two_turns_is_split_at_the_piece() {
+        let window = two_turn_window();
+        let seg = timed_segment(
+            200,
+            6_500,
+            &[
+                (" I'll", 300),
+                (" call", 700),
+                (" you.", 1_500),
+                (" Is", 3_900),
+                (" that", 4_400),
+                (" fine?", 5_900),
+            ],
+        );
+        let parts = split_at_pieces(&window, seg);
+        assert_eq!(parts.len(), 2, "{parts:?}");
+        assert_eq!(parts[0].text, "I'll call you.");
+        assert_eq!(parts[1].text, "Is that fine?");
+        assert_eq!(
+            (parts[0].start_window_ms, parts[0].end_window_ms),
+            (200, 3_000)
+        );
+        assert_eq!(
+            (parts[1].start_window_ms, parts[1].end_window_ms),
+            (3_800, 6_500)
+        );
+        assert!((parts[0].avg_logprob + 0.2).abs() < 1e-6);
+        assert!((parts[1].avg_logprob + 0.4).abs() < 1e-6);
+        assert_eq!(parts[1].no_speech_prob, 0.1);
+        // On the call's timeline each part lies inside its own turn.
+        assert_eq!(
+            map_segment(&window, parts[0].start_window_ms, parts[0].end_window_ms),
+            (1_200, 4_000)
+        );
+        assert_eq!(
+            map_segment(&window, parts[1].start_window_ms, parts[1].end_window_ms),
+            (20_000, 22_700)
+        );
+    }
+
+    #[test]
+    fn segment_in_one_piece_or_without_times_is_unchanged() {
+        let window = two_turn_window();
+        let one = timed_segment(100, 2_900, &[(" Hello", 200), (" there.", 2_000)]);
+        assert_eq!(split_at_pieces(&window, one.clone()), vec![one]);
+        let mut untimed = timed_segment(200, 6_500, &[(" a", 300), (" b", 4_000)]);
+        untimed.tokens.clear();
+        assert_eq!(split_at_pieces(&window, untimed.clone()), vec![untimed]);
+    }
+
+    #[test]
+    fn split_keeps_token_order_characters_and_punctuation() {
+        let window = two_turn_window();
+        // A token timed in the gap goes to the nearer piece; a late outlier
+        // does not pull later tokens back; a lone full stop stays with the
+        // words before it; the second byte of "ó" never starts a part.
+        let ó = "ó".as_bytes();
+        let mut seg = timed_segment(
+            0,
+            6_800,
+            &[
+                (" Dzień", 100),
+                (" dobry", 3_100),
+                (".", 3_700),
+                (" Tak", 3_900),
+                (" w", 3_300),
+                (" g", 6_000),
+            ],
+        );
+        seg.tokens.push(WindowToken {
+            bytes: vec![ó[0]],
+            window_ms: 6_100,
+            logprob: -0.1,
+        });
+        seg.tokens.push(WindowToken {
+            bytes: vec![ó[1]],
+            window_ms: 200,
+            logprob: -0.1,
+        });
+        seg.tokens.push(WindowToken {
+            bytes: b"ra".to_vec(),
+            window_ms: 6_200,
+            logprob: -0.1,
+        });
+        let parts = split_at_pieces(&window, seg);
+        let texts: Vec<&str> = parts.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(texts, vec!["Dzień dobry.", "Tak w góra"]);
     }
 }

@@ -163,6 +163,74 @@ fn two_speakers_on_two_channels_stay_apart() {
     );
 }
 
+/// One speaker's sentence cut in two by the other speaker's reply: the agent
+/// says "And so my fellow Americans, ask not", the customer answers, then
+/// the agent goes on "what your country can do for you, …". The agent's two
+/// turns are packed into one window, where whisper reads them as one
+/// sentence; DTW token times must split it again, so the dialogue keeps the
+/// order in which things were said.
+#[test]
+fn a_sentence_split_by_the_other_speaker_keeps_its_order() {
+    let Some(audio) = shared_audio() else { return };
+    let Some(model) = tiny_en_model() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let jfk8 = to_8k_telephony(&load_16k_mono(&audio.join("speech/jfk.wav")));
+    let churchill8 = to_8k_telephony(&load_16k_mono(&audio.join("speech/churchill.wav")));
+    // jfk.wav pauses from 4.3 s to 5.3 s, between "ask not" and "what".
+    let cut = 4_800 * 8;
+    let (first, second) = jfk8.split_at(cut);
+    let reply_at = 4_000 + first.len() + 8_000;
+    let second_at = reply_at + churchill8.len() + 8_000;
+    let len = second_at + second.len() + 4_000;
+    let mut agent = vec![0.0; len];
+    agent[4_000..4_000 + first.len()].copy_from_slice(first);
+    agent[second_at..second_at + second.len()].copy_from_slice(second);
+    let mut customer = vec![0.0; len];
+    customer[reply_at..reply_at + churchill8.len()].copy_from_slice(&churchill8);
+    let call = tmp.path().join("call.wav");
+    write_wav_mulaw(&call, 8000, &[agent, customer]);
+
+    let t = &run(&model, &[call], &["--language", "en"])[0];
+    for s in &t.segments {
+        eprintln!("{} {} {}: {}", s.start_ms, s.end_ms, s.speaker, s.text);
+    }
+    let reply_start_ms = (reply_at / 8) as u64;
+    let reply_end_ms = ((reply_at + churchill8.len()) / 8) as u64;
+    let second_start_ms = (second_at / 8) as u64;
+    let agent_before: Vec<&str> = t
+        .segments
+        .iter()
+        .filter(|s| s.speaker == "agent" && s.start_ms < reply_start_ms)
+        .map(|s| s.text.as_str())
+        .collect();
+    let agent_after: Vec<&str> = t
+        .segments
+        .iter()
+        .filter(|s| s.speaker == "agent" && s.start_ms >= reply_end_ms)
+        .map(|s| s.text.as_str())
+        .collect();
+    let before = agent_before.join(" ");
+    let after = agent_after.join(" ");
+    assert!(
+        wer("And so my fellow Americans, ask not", &before) <= 0.15,
+        "agent before the reply: {before}"
+    );
+    assert!(
+        wer(
+            "what your country can do for you, ask what you can do for your country.",
+            &after
+        ) <= 0.15,
+        "agent after the reply: {after}"
+    );
+    // Every agent segment lies inside one of the agent's two turns (±0.3 s).
+    let first_end_ms = ((4_000 + first.len()) / 8) as u64;
+    for s in t.segments.iter().filter(|s| s.speaker == "agent") {
+        let in_first = s.start_ms + 300 >= 500 && s.end_ms <= first_end_ms + 300;
+        let in_second = s.start_ms + 300 >= second_start_ms && s.end_ms <= (len / 8) as u64;
+        assert!(in_first || in_second, "{s:?}");
+    }
+}
+
 #[test]
 fn quantized_models_transcribe_jfk() {
     let Some(audio) = shared_audio() else { return };

@@ -151,6 +151,7 @@ mod tests {
             text: text.into(),
             avg_logprob: logprob,
             no_speech_prob: no_speech,
+            tokens: Vec::new(),
         }
     }
 

@@ -42,6 +42,7 @@ impl Transcriber for ScriptedTranscriber {
                     text: self.lines[i % self.lines.len().max(1)].clone(),
                     avg_logprob: -0.1,
                     no_speech_prob: 0.01,
+                    tokens: Vec::new(),
                 }
             })
             .collect();

@@ -5,12 +5,14 @@ use std::path::Path;
 use std::sync::{Mutex, Once};
 
 use whisper_rs::{
-    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
+    DtwMode, DtwModelPreset, DtwParameters, FullParams, SamplingStrategy, WhisperContext,
+    WhisperContextParameters, WhisperState,
 };
 
 use crate::config::{SearchStrategy, WhisperSettings};
 use crate::error::{Error, Result};
-use crate::model::{Window, WindowSegment, WindowTranscript};
+use crate::model::{Window, WindowSegment, WindowToken, WindowTranscript};
+use crate::models::ggml::Hparams;
 use crate::transcribe::Transcriber;
 
 /// The four bytes every ggml whisper model starts with ("ggml" as a
@@ -35,16 +37,31 @@ pub struct WhisperTranscriber {
     /// Idle states; a caller takes one (or makes one) and puts it back, so
     /// there are as many states as concurrent callers and no more.
     states: Mutex<Vec<WhisperState>>,
+    /// Whether whisper.cpp computes DTW token times for this model.
+    token_times: bool,
 }
 
 impl WhisperTranscriber {
     /// Loads a ggml model. A missing file, a file that is not a ggml model
     /// or one whisper.cpp rejects is an error that says how to get a model.
     pub fn load(path: &Path, settings: &WhisperSettings, options: &LoadOptions) -> Result<Self> {
-        check_model_file(path)?;
+        let hparams = check_model_file(path)?;
         install_log_hooks();
         let mut params = WhisperContextParameters::default();
         params.use_gpu(options.use_gpu);
+        // Token times from DTW over the alignment heads let a segment that
+        // runs across two turns be split at the turn (vad::split_at_pieces).
+        // Only models of a known shape have known alignment heads.
+        let dtw_preset = dtw_preset(&hparams);
+        let token_times = dtw_preset.is_some();
+        if let Some(preset) = dtw_preset {
+            params.dtw_parameters(DtwParameters {
+                mode: DtwMode::ModelPreset {
+                    model_preset: preset,
+                },
+                ..DtwParameters::default()
+            });
+        }
         let path_str = path.to_str().ok_or_else(|| {
             Error::no_model(format!("model path {} is not UTF-8", path.display()))
         })?;
@@ -64,6 +81,7 @@ impl WhisperTranscriber {
             settings: settings.clone(),
             threads: options.threads.max(1),
             states: Mutex::new(Vec::new()),
+            token_times,
         })
     }
 
@@ -151,6 +169,8 @@ impl WhisperTranscriber {
                 .to_string();
             let mut sum = 0f32;
             let mut n = 0u32;
+            let mut tokens = Vec::new();
+            let mut all_timed = self.token_times;
             for i in 0..segment.n_tokens() {
                 if let Some(token) = segment.get_token(i) {
                     let data = token.token_data();
@@ -158,8 +178,20 @@ impl WhisperTranscriber {
                     if data.id < eot {
                         sum += data.plog;
                         n += 1;
+                        if all_timed {
+                            // DTW times are in 10 ms units; -1 when missing.
+                            all_timed = data.t_dtw >= 0;
+                            tokens.push(WindowToken {
+                                bytes: token.to_bytes().unwrap_or_default().to_vec(),
+                                window_ms: data.t_dtw.max(0) as u64 * 10,
+                                logprob: data.plog,
+                            });
+                        }
                     }
                 }
+            }
+            if !all_timed {
+                tokens.clear();
             }
             // whisper timestamps are in 10 ms units.
             let start = segment.start_timestamp().max(0) as u64 * 10;
@@ -174,6 +206,7 @@ impl WhisperTranscriber {
                     sum / n as f32
                 },
                 no_speech_prob: segment.no_speech_probability(),
+                tokens,
             });
         }
         Ok(WindowTranscript {
@@ -246,20 +279,48 @@ impl WhisperTranscriber {
     }
 }
 
-/// Fails early, with a useful message, on a path that cannot be a ggml model.
-pub fn check_model_file(path: &Path) -> Result<()> {
+/// Fails early, with a useful message, on a path that cannot be a ggml
+/// model; returns the model's hyperparameters.
+pub fn check_model_file(path: &Path) -> Result<Hparams> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)
         .map_err(|e| Error::no_model(format!("cannot open model {}: {e}", path.display())))?;
-    let mut magic = [0u8; 4];
-    if file.read_exact(&mut magic).is_err() || magic != GGML_MAGIC {
+    let mut header = [0u8; 48];
+    if file.read_exact(&mut header).is_err() || header[..4] != GGML_MAGIC {
         return Err(Error::no_model(format!(
             "{} is not a ggml whisper model (bad magic); a faster-whisper/CTranslate2 \
              directory can be converted with `callsift models import DIR`",
             path.display()
         )));
     }
-    Ok(())
+    let mut values = [0i32; 11];
+    for (v, b) in values.iter_mut().zip(header[4..].chunks_exact(4)) {
+        *v = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    }
+    Ok(Hparams::from_array(values))
+}
+
+/// whisper.cpp's alignment-head preset for a model, recognised by its shape
+/// (the OpenAI sizes; quantized files have the same shape). `None` for any
+/// other shape, e.g. the random-weight test models.
+pub fn dtw_preset(h: &Hparams) -> Option<DtwModelPreset> {
+    let english_only = !h.is_multilingual();
+    let preset = match (h.n_text_layer, h.n_text_state, h.n_audio_layer, h.n_mels) {
+        (4, 384, 4, 80) if english_only => DtwModelPreset::TinyEn,
+        (4, 384, 4, 80) => DtwModelPreset::Tiny,
+        (6, 512, 6, 80) if english_only => DtwModelPreset::BaseEn,
+        (6, 512, 6, 80) => DtwModelPreset::Base,
+        (12, 768, 12, 80) if english_only => DtwModelPreset::SmallEn,
+        (12, 768, 12, 80) => DtwModelPreset::Small,
+        (24, 1024, 24, 80) if english_only => DtwModelPreset::MediumEn,
+        (24, 1024, 24, 80) => DtwModelPreset::Medium,
+        // large-v1 and v2 share a shape; v2's heads are the ones people run.
+        (32, 1280, 32, 80) => DtwModelPreset::LargeV2,
+        (32, 1280, 32, 128) => DtwModelPreset::LargeV3,
+        (4, 1280, 32, 128) => DtwModelPreset::LargeV3Turbo,
+        _ => return None,
+    };
+    Some(preset)
 }
 
 /// Sends whisper.cpp's and ggml's own logging to `tracing` instead of stderr.
