@@ -50,10 +50,22 @@ fn main() {
             &LoadOptions {
                 use_gpu: false,
                 threads,
+                token_times: true,
             },
         )
         .unwrap(),
     );
+    // The baseline is whisper.cpp as people run it: no DTW token times.
+    let plain_transcriber = WhisperTranscriber::load(
+        &model,
+        &settings.whisper,
+        &LoadOptions {
+            use_gpu: false,
+            threads,
+            token_times: false,
+        },
+    )
+    .unwrap();
     let engine = Engine {
         transcriber: transcriber.clone(),
         pipeline: settings,
@@ -71,7 +83,7 @@ fn main() {
         .join(" ");
 
     let t0 = Instant::now();
-    let plain = pipeline::transcribe_plain(&path, transcriber.as_ref()).unwrap();
+    let plain = pipeline::transcribe_plain(&path, &plain_transcriber).unwrap();
     let plain_s = t0.elapsed().as_secs_f64();
 
     let ours_wer = callsift::eval::wer(&reference, &ours_text, Some("en")).rate();

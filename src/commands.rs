@@ -97,10 +97,13 @@ pub fn resolve_run_settings(args: &RunArgs) -> Result<Settings> {
     })
 }
 
+/// Loads the model. `token_times` is on for the pipeline (it splits
+/// segments at turns) and off for the plain whisper.cpp baseline.
 fn load_transcriber(
     model_path: &Path,
     pipeline: &PipelineFile,
     threads: usize,
+    token_times: bool,
 ) -> Result<WhisperTranscriber> {
     let started = std::time::Instant::now();
     let t = WhisperTranscriber::load(
@@ -109,6 +112,7 @@ fn load_transcriber(
         &LoadOptions {
             use_gpu: cfg!(feature = "cuda"),
             threads,
+            token_times,
         },
     )?;
     tracing::info!(
@@ -124,7 +128,12 @@ fn run(args: RunArgs) -> Result<u8> {
     // Check the inputs before the (slow) model load.
     pipeline::collect_inputs(&settings.inputs)?;
     fs_err::create_dir_all(&settings.out_dir)?;
-    let transcriber = load_transcriber(&settings.model_path, &settings.pipeline, settings.threads)?;
+    let transcriber = load_transcriber(
+        &settings.model_path,
+        &settings.pipeline,
+        settings.threads,
+        true,
+    )?;
     let engine = Engine {
         transcriber: Arc::new(transcriber),
         pipeline: settings.pipeline.clone(),
@@ -245,9 +254,10 @@ fn eval(args: EvalArgs) -> Result<u8> {
     use crate::eval::{self, EvalReport, Hypothesis};
     let (pipeline, model_path, threads) = resolve_transcribe(&args.transcribe)?;
     let refs = eval::read_refs(&args.refs)?;
-    let transcriber = Arc::new(load_transcriber(&model_path, &pipeline, threads)?);
+    let transcriber = Arc::new(load_transcriber(&model_path, &pipeline, threads, true)?);
+    let model_name = crate::transcribe::Transcriber::model_name(transcriber.as_ref()).to_string();
     let engine = Engine {
-        transcriber: transcriber.clone(),
+        transcriber,
         pipeline,
     };
     let mut systems = vec![eval::evaluate("pipeline", &refs, &mut |entry| {
@@ -265,8 +275,12 @@ fn eval(args: EvalArgs) -> Result<u8> {
         })
     })];
     if args.plain {
+        // Plain whisper.cpp as people run it: no DTW token times either.
+        let settings = engine.pipeline.clone();
+        drop(engine);
+        let transcriber = load_transcriber(&model_path, &settings, threads, false)?;
         systems.push(eval::evaluate("plain", &refs, &mut |entry| {
-            let plain = pipeline::transcribe_plain(&entry.path, transcriber.as_ref())?;
+            let plain = pipeline::transcribe_plain(&entry.path, &transcriber)?;
             Ok(Hypothesis {
                 text: plain.text,
                 audio_ms: plain.audio_ms,
@@ -274,10 +288,7 @@ fn eval(args: EvalArgs) -> Result<u8> {
             })
         }));
     }
-    let report = EvalReport::new(
-        crate::transcribe::Transcriber::model_name(transcriber.as_ref()),
-        systems,
-    );
+    let report = EvalReport::new(&model_name, systems);
     if args.json {
         let json = serde_json::to_string_pretty(&report)
             .map_err(|e| Error::Other(format!("cannot serialise eval report: {e}")))?;

@@ -9,8 +9,9 @@
 //! its level is above an energy floor, so faint hiss is rejected even where
 //! the model is unsure.
 //!
-//! Packing and remapping are pure functions of spans and window pieces and
-//! are tested without audio.
+//! Packing, remapping and splitting a segment that spans two pieces (by its
+//! tokens' times) are pure functions of spans and window pieces and are
+//! tested without audio.
 
 use crate::config::VadSettings;
 use crate::model::{

@@ -26,6 +26,11 @@ pub struct LoadOptions {
     pub use_gpu: bool,
     /// Threads per whisper call.
     pub threads: usize,
+    /// Have whisper.cpp compute DTW token times (for models of a known
+    /// shape), which the pipeline needs to split a segment that runs across
+    /// two turns. Costs about 6% of transcription time with base; off for
+    /// the plain whisper.cpp baseline of `eval --plain` and the bench.
+    pub token_times: bool,
 }
 
 /// The real transcriber.
@@ -52,7 +57,7 @@ impl WhisperTranscriber {
         // Token times from DTW over the alignment heads let a segment that
         // runs across two turns be split at the turn (vad::split_at_pieces).
         // Only models of a known shape have known alignment heads.
-        let dtw_preset = dtw_preset(&hparams);
+        let dtw_preset = dtw_preset(&hparams).filter(|_| options.token_times);
         let token_times = dtw_preset.is_some();
         if let Some(preset) = dtw_preset {
             params.dtw_parameters(DtwParameters {
