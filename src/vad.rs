@@ -291,6 +291,26 @@ const SLIVER_MS: u64 = 1_000;
 /// really spans two pieces keeps both.
 pub fn map_segment(window: &Window, start_window_ms: u64, end_window_ms: u64) -> (u64, u64) {
     let end_window_ms = end_window_ms.max(start_window_ms);
+    let (mut start, mut end) = (start_window_ms, end_window_ms);
+    if let Some((f, l)) = covered_pieces(window, start_window_ms, end_window_ms) {
+        let (pf, pl) = (&window.pieces[f], &window.pieces[l]);
+        start = start.max(pf.window_start_ms);
+        end = end.min(pl.window_start_ms + pl.duration_ms);
+    }
+    let source_start = map_to_source(window, start, Edge::Start);
+    let source_end = map_to_source(window, end.max(start), Edge::End);
+    (source_start, source_end.max(source_start))
+}
+
+/// The first and last piece a segment really covers: the pieces its window
+/// times overlap, less slivers at either end (see [`map_segment`]). `None`
+/// when it overlaps no piece.
+fn covered_pieces(
+    window: &Window,
+    start_window_ms: u64,
+    end_window_ms: u64,
+) -> Option<(usize, usize)> {
+    let end_window_ms = end_window_ms.max(start_window_ms);
     let overlaps: Vec<u64> = window
         .pieces
         .iter()
@@ -300,25 +320,18 @@ pub fn map_segment(window: &Window, start_window_ms: u64, end_window_ms: u64) ->
             hi.saturating_sub(lo)
         })
         .collect();
-    let touched: Vec<usize> = (0..overlaps.len()).filter(|&i| overlaps[i] > 0).collect();
-    let (mut start, mut end) = (start_window_ms, end_window_ms);
-    if let (Some(&first), Some(&last)) = (touched.first(), touched.last()) {
-        let largest = overlaps.iter().copied().max().unwrap_or(0);
-        let sliver = |i: usize| overlaps[i] < SLIVER_MS && overlaps[i] * 2 < largest;
-        let (mut f, mut l) = (first, last);
-        while f < l && sliver(f) {
-            f = (f + 1..=l).find(|&i| overlaps[i] > 0).unwrap_or(l);
-        }
-        while l > f && sliver(l) {
-            l = (f..l).rev().find(|&i| overlaps[i] > 0).unwrap_or(f);
-        }
-        let (pf, pl) = (&window.pieces[f], &window.pieces[l]);
-        start = start.max(pf.window_start_ms);
-        end = end.min(pl.window_start_ms + pl.duration_ms);
+    let first = (0..overlaps.len()).find(|&i| overlaps[i] > 0)?;
+    let last = (0..overlaps.len()).rev().find(|&i| overlaps[i] > 0)?;
+    let largest = overlaps.iter().copied().max().unwrap_or(0);
+    let sliver = |i: usize| overlaps[i] < SLIVER_MS && overlaps[i] * 2 < largest;
+    let (mut f, mut l) = (first, last);
+    while f < l && sliver(f) {
+        f = (f + 1..=l).find(|&i| overlaps[i] > 0).unwrap_or(l);
     }
-    let source_start = map_to_source(window, start, Edge::Start);
-    let source_end = map_to_source(window, end.max(start), Edge::End);
-    (source_start, source_end.max(source_start))
+    while l > f && sliver(l) {
+        l = (f..l).rev().find(|&i| overlaps[i] > 0).unwrap_or(f);
+    }
+    Some((f, l))
 }
 
 /// The piece a window time belongs to: the piece that contains it, or for a
@@ -345,25 +358,41 @@ fn nearest_piece(window: &Window, window_ms: u64) -> usize {
 /// Left whole, that segment starts in the first turn and ends in the second,
 /// so the merged dialogue shows it before the reply and a search hit on its
 /// second half jumps to the wrong turn. A segment without token times, or
-/// whose tokens all fall in one piece, is returned unchanged. Token order is
-/// kept (a token is never assigned to an earlier piece than the one before
-/// it), a split never falls inside a UTF-8 character, and a part with no
-/// letters or digits (a lone full stop) stays with the part before it.
+/// whose tokens all fall in one piece, is returned unchanged, as is one
+/// whose times cover a single piece (after trimming slivers). Token order
+/// is kept (a token is never assigned to an earlier piece than the one
+/// before it), a split falls only before a word (a token with a leading
+/// space; so text in scripts written without spaces is never split), and
+/// punctuation stays with the part before it.
 pub fn split_at_pieces(window: &Window, segment: WindowSegment) -> Vec<WindowSegment> {
     if segment.tokens.is_empty() || window.pieces.len() < 2 {
+        return vec![segment];
+    }
+    // Only pieces the segment's own times cover can receive its words:
+    // where whisper ended a segment before the next piece, a token aligned
+    // past that end is misaligned (DTW is loose on speech the model reads
+    // badly), not proof of a second turn.
+    let Some((first, last)) =
+        covered_pieces(window, segment.start_window_ms, segment.end_window_ms)
+    else {
+        return vec![segment];
+    };
+    if first == last {
         return vec![segment];
     }
     // (piece, tokens) groups in order.
     let mut groups: Vec<(usize, Vec<&WindowToken>)> = Vec::new();
     for token in &segment.tokens {
-        let continues_char = token.bytes.first().is_some_and(|b| b & 0xC0 == 0x80);
+        // A new part starts only at the start of a word (a token with a
+        // leading space): never inside a word, let alone a UTF-8 character.
+        let starts_word = token.bytes.first().is_some_and(u8::is_ascii_whitespace);
         // Punctuation is timed loosely; it ends the part it follows.
         let wordless = !String::from_utf8_lossy(&token.bytes)
             .chars()
             .any(char::is_alphanumeric);
-        let piece = nearest_piece(window, token.window_ms);
+        let piece = nearest_piece(window, token.window_ms).clamp(first, last);
         match groups.last_mut() {
-            Some((last_piece, tokens)) if continues_char || wordless || piece <= *last_piece => {
+            Some((last_piece, tokens)) if !starts_word || wordless || piece <= *last_piece => {
                 tokens.push(token);
             }
             _ => groups.push((piece, vec![token])),
@@ -399,8 +428,9 @@ pub fn split_at_pieces(window: &Window, segment: WindowSegment) -> Vec<WindowSeg
         .iter()
         .enumerate()
         .map(|(i, (piece, tokens))| {
-            let first_piece =
-                &window.pieces[nearest_piece(window, tokens[0].window_ms).min(*piece)];
+            let first_piece = &window.pieces[nearest_piece(window, tokens[0].window_ms)
+                .clamp(first, last)
+                .min(*piece)];
             let p = &window.pieces[*piece];
             let start_window_ms = if i == 0 {
                 segment.start_window_ms
@@ -819,5 +849,25 @@ mod tests {
         let parts = split_at_pieces(&window, seg);
         let texts: Vec<&str> = parts.iter().map(|p| p.text.as_str()).collect();
         assert_eq!(texts, vec!["Dzień dobry.", "Tak w góra"]);
+    }
+
+    #[test]
+    fn misaligned_tokens_do_not_split_a_segment() {
+        let window = two_turn_window();
+        // The end of a word timed into the next piece stays with its word.
+        let seg = timed_segment(
+            100,
+            6_000,
+            &[(" mamy", 500), (" gofer", 2_500), ("ter.", 4_200)],
+        );
+        assert_eq!(split_at_pieces(&window, seg.clone()), vec![seg]);
+        // whisper ended the segment in the first piece (a 300 ms sliver of
+        // the second): a word aligned into the second piece is DTW slack.
+        let seg = timed_segment(
+            100,
+            4_100,
+            &[(" Smil", 500), (" Matai", 4_000), (" DT?", 4_050)],
+        );
+        assert_eq!(split_at_pieces(&window, seg.clone()), vec![seg]);
     }
 }

@@ -265,6 +265,22 @@ impl WhisperTranscriber {
         let (best, probs) = state
             .lang_detect(0, self.threads)
             .map_err(|e| Error::Whisper(format!("language detection failed: {e}")))?;
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let mut top: Vec<(usize, f32)> = probs.iter().copied().enumerate().collect();
+            top.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let top: Vec<String> = top
+                .iter()
+                .take(5)
+                .filter_map(|&(id, p)| {
+                    Some(format!("{}={p:.2}", whisper_rs::get_lang_str(id as i32)?))
+                })
+                .collect();
+            tracing::debug!(
+                channel = window.channel,
+                "language probabilities: {}",
+                top.join(" ")
+            );
+        }
         let chosen = if allowed.is_empty() {
             best
         } else {
