@@ -276,8 +276,10 @@ fn eval(args: EvalArgs) -> Result<u8> {
     })];
     if args.plain {
         // Plain whisper.cpp as people run it: no DTW token times either.
-        let settings = engine.pipeline.clone();
-        drop(engine);
+        // The pipeline's model is freed before the baseline's is loaded.
+        let Engine {
+            pipeline: settings, ..
+        } = engine;
         let transcriber = load_transcriber(&model_path, &settings, threads, false)?;
         systems.push(eval::evaluate("plain", &refs, &mut |entry| {
             let plain = pipeline::transcribe_plain(&entry.path, &transcriber)?;
