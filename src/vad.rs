@@ -406,25 +406,17 @@ pub fn split_at_pieces(window: &Window, segment: WindowSegment) -> Vec<WindowSeg
         String::from_utf8_lossy(&bytes).trim().to_string()
     };
     let has_words = |tokens: &[&WindowToken]| text_of(tokens).chars().any(char::is_alphanumeric);
-    // Fold wordless parts into a neighbour: the previous part, or the next
-    // one for a wordless first part.
-    let mut merged: Vec<(usize, Vec<&WindowToken>)> = Vec::new();
-    for (piece, tokens) in groups {
-        match merged.last_mut() {
-            Some((_, prev)) if !has_words(&tokens) || !has_words(prev) => {
-                prev.extend(tokens);
-                if let Some(last) = merged.last_mut() {
-                    last.0 = last.0.max(piece);
-                }
-            }
-            _ => merged.push((piece, tokens)),
-        }
+    // Wordless tokens never start a part, so only the first part can be
+    // wordless (a leading dash): it joins the part after it.
+    if groups.len() > 1 && !has_words(&groups[0].1) {
+        let (_, leading) = groups.remove(0);
+        groups[0].1.splice(0..0, leading);
     }
-    if merged.len() < 2 {
+    if groups.len() < 2 {
         return vec![segment];
     }
-    let n = merged.len();
-    merged
+    let n = groups.len();
+    groups
         .iter()
         .enumerate()
         .map(|(i, (piece, tokens))| {
@@ -868,6 +860,13 @@ mod tests {
             4_100,
             &[(" Smil", 500), (" Matai", 4_000), (" DT?", 4_050)],
         );
+        assert_eq!(split_at_pieces(&window, seg.clone()), vec![seg]);
+    }
+
+    #[test]
+    fn a_leading_dash_joins_the_words_after_it() {
+        let window = two_turn_window();
+        let seg = timed_segment(0, 6_000, &[(" -", 100), (" Tak", 3_900), (" jest", 4_500)]);
         assert_eq!(split_at_pieces(&window, seg.clone()), vec![seg]);
     }
 }
