@@ -37,8 +37,17 @@ pub enum Command {
     /// Transcribe recordings into OUT/transcripts/<call_id>.json
     #[command(after_help = EXIT_CODES_HELP)]
     Run(RunArgs),
-    /// Print a call's dialogue: [00:01:23] agent: …
+    /// Print a call's dialogue: [00:01:23] agent: … (--at hh:mm:ss: the moment and a few turns around it)
     Show(ShowArgs),
+    /// Search what was said: words, "phrases", fuzzy word~1, prefix mobil*, AND/OR/NOT
+    #[command(after_help = SEARCH_HELP)]
+    Search(SearchArgs),
+    /// Bring transcripts made elsewhere (whisper.cpp, WhisperX, AWS, SRT, VTT) into OUT
+    #[command(after_help = EXIT_CODES_HELP)]
+    Import(ImportArgs),
+    /// Manage the search index OUT/index/
+    #[command(subcommand)]
+    Index(IndexCommand),
     /// List, fetch and import whisper models
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -89,6 +98,115 @@ pub struct ShowArgs {
     /// Output folder of the run
     #[arg(long, short, value_name = "DIR")]
     pub out: PathBuf,
+    /// Show only the dialogue around this moment (hh:mm:ss, mm:ss or seconds), marked with >
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Lines shown on each side of --at
+    #[arg(long, value_name = "N", default_value_t = crate::show::DEFAULT_CONTEXT)]
+    pub context: usize,
+}
+
+pub const SEARCH_HELP: &str = "\
+Query syntax (words side by side must all match):
+  personal mobile               both words, any form: mobiles, Mobile
+  \"personal mobile\"             the phrase (also across two segments of one speaker)
+  \"call you back\"~2             the phrase with up to 2 other words in between
+  presonal~1                    up to 1 edit (a swapped pair of letters is one)
+  mobil*                        any word starting with mobil
+  komórka OR telefon NOT praca  operators in capitals; -word excludes too; (groups)
+  exact:\"Komórki\"               only that exact form (no stemming or folding)
+  speaker:customer language:ru  filters inside the query
+Words match inflected forms (pl, ru, en), without diacritics (zadzwonie = zadzwonię,
+ё = е), and Hebrew words behind the prefixes ו ה ב כ ל מ ש (סוד finds והסוד).
+Examples: \"не телефонный разговор\"   \"prywatnej komórki\"   zadzwonie   \"סוד מסחרי\"
+
+Exit codes: 0 searched (with or without hits), 1 no index or fatal error, 2 invalid query or flag";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SearchFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SortArg {
+    Score,
+    Date,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The query (see below)
+    pub query: String,
+    /// Output folder with index/ (made by `run` and `import`)
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Calls that started on or after this date (YYYY-MM-DD, local time) or moment (RFC 3339)
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Calls that started on or before this date (the whole day), or before this moment
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Only what this speaker said: agent, customer, mixed
+    #[arg(long, value_name = "SPEAKER")]
+    pub speaker: Option<String>,
+    /// Only calls of this agent id
+    #[arg(long, value_name = "ID")]
+    pub agent: Option<String>,
+    /// Only segments in this language (pl, ru, he, en, …)
+    #[arg(long, value_name = "LANG")]
+    pub language: Option<String>,
+    /// Only this call (id or unique prefix)
+    #[arg(long = "call", value_name = "ID")]
+    pub call: Option<String>,
+    /// Match only the exact form of every word (no stemming, no folding)
+    #[arg(long)]
+    pub exact: bool,
+    /// Output format [default: table]
+    #[arg(long, value_enum, default_value_t = SearchFormat::Table)]
+    pub format: SearchFormat,
+    /// Print only the number of hits
+    #[arg(long)]
+    pub count: bool,
+    /// Hits shown
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Hits skipped before the first shown
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    /// Order: best match first, or newest call first
+    #[arg(long, value_enum, default_value_t = SortArg::Score)]
+    pub sort: SortArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Transcript files: callsift JSON, whisper.cpp JSON (-oj/-ojf), WhisperX/faster-whisper JSON, Amazon Transcribe JSON, SRT, WebVTT
+    #[arg(required = true, value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+    /// Output folder (transcripts/, index/)
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Format of the files; auto detects it from each file's content
+    #[arg(long, default_value = "auto", value_parser = ["auto", "callsift", "whisper-json", "whisperx", "aws", "srt", "vtt"])]
+    pub format: String,
+    /// Language of files that do not say (ISO 639-1: pl, ru, he, en)
+    #[arg(long, value_name = "LANG")]
+    pub language: Option<String>,
+    /// Print the run summary as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IndexCommand {
+    /// Rebuild OUT/index/ from OUT/transcripts/ alone (one commit; searches see the old index until then)
+    Rebuild {
+        /// Output folder
+        #[arg(long, short, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

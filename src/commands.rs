@@ -5,7 +5,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::cli::{Cli, Command, EvalArgs, ModelsCommand, RunArgs, ShowArgs, TranscribeArgs};
+use crate::cli::{
+    Cli, Command, EvalArgs, ImportArgs, IndexCommand, ModelsCommand, RunArgs, SearchArgs,
+    SearchFormat, ShowArgs, SortArg, TranscribeArgs,
+};
 use crate::config::{self, PipelineFile, Settings};
 use crate::error::{Error, Result};
 use crate::pipeline::{self, Engine, RunOptions};
@@ -27,6 +30,9 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Show(args) => show(args),
+        Command::Search(args) => search(args),
+        Command::Import(args) => import(args),
+        Command::Index(cmd) => index(cmd),
         Command::Models(cmd) => models(cmd),
         Command::Eval(args) => eval(args),
     }
@@ -35,7 +41,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
 /// Maps a library error to the exit code `main` should return.
 pub fn exit_code_for(error: &Error) -> u8 {
     match error {
-        Error::Usage(_) | Error::Config { .. } => EXIT_USAGE,
+        Error::Usage(_) | Error::Config { .. } | Error::Query { .. } => EXIT_USAGE,
         _ => EXIT_FATAL,
     }
 }
@@ -138,7 +144,7 @@ fn run(args: RunArgs) -> Result<u8> {
         transcriber: Arc::new(transcriber),
         pipeline: settings.pipeline.clone(),
     };
-    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(TranscriptJsonSink::new(&settings.out_dir)?)];
+    let mut sinks = output_sinks(&settings.out_dir)?;
     let run_report = pipeline::run(
         &settings.inputs,
         &engine,
@@ -162,9 +168,246 @@ fn run(args: RunArgs) -> Result<u8> {
     })
 }
 
+/// The sinks every finished call goes to, transcript first (the source of
+/// truth), then the index derived from it.
+fn output_sinks(out_dir: &Path) -> Result<Vec<Box<dyn Sink>>> {
+    Ok(vec![
+        Box::new(TranscriptJsonSink::new(out_dir)?),
+        Box::new(crate::index::IndexSink::open(
+            out_dir,
+            &crate::index::WriterOptions::default(),
+        )?),
+    ])
+}
+
 fn show(args: ShowArgs) -> Result<u8> {
-    print!("{}", crate::show::show(&args.out, &args.call_id)?);
+    use crate::show;
+    let path = show::find_transcript(&args.out, &args.call_id)?;
+    let t = crate::sink::transcript_json::read_transcript(&path)?;
+    let (text, lines, at) = match &args.at {
+        Some(at) => {
+            let at_ms = show::parse_clock(at)?;
+            let (text, lines) = show::render_around(&t, at_ms, args.context);
+            (text, lines, Some(at.as_str()))
+        }
+        None => (show::render_dialogue(&t), t.segments.len(), None),
+    };
+    audit(
+        &args.out,
+        "show",
+        None,
+        serde_json::json!({ "call": t.call_id, "at": at }),
+        lines,
+    )?;
+    print!("{text}");
     Ok(EXIT_OK)
+}
+
+fn audit(
+    out_dir: &Path,
+    command: &str,
+    query: Option<&str>,
+    filters: serde_json::Value,
+    hits: usize,
+) -> Result<()> {
+    crate::audit::append(
+        out_dir,
+        &crate::audit::AuditEntry {
+            time: jiff::Timestamp::now(),
+            user: crate::audit::os_user(),
+            command,
+            query,
+            filters,
+            hits,
+        },
+    )
+}
+
+/// `--from`/`--to`: a date is a whole local day, a moment is RFC 3339.
+fn parse_date_bound(flag: &str, value: &str, end: bool) -> Result<jiff::Timestamp> {
+    let tz = jiff::tz::TimeZone::system();
+    if let Ok(date) = value.parse::<jiff::civil::Date>() {
+        let day = if end {
+            date.tomorrow().map_err(|e| Error::Usage(format!("{flag} {value}: {e}")))?
+        } else {
+            date
+        };
+        return day
+            .to_zoned(tz)
+            .map(|z| z.timestamp())
+            .map_err(|e| Error::Usage(format!("{flag} {value}: {e}")));
+    }
+    value.parse::<jiff::Timestamp>().map_err(|_| {
+        Error::Usage(format!(
+            "{flag} `{value}`: give a date (2026-11-20) or a moment (2026-11-20T14:30:00Z)"
+        ))
+    })
+}
+
+fn search(args: SearchArgs) -> Result<u8> {
+    use crate::model::{SearchFilters, SearchRequest, SearchSort};
+    use crate::search_output;
+    let filters = SearchFilters {
+        from: args.from.as_deref().map(|v| parse_date_bound("--from", v, false)).transpose()?,
+        to: args.to.as_deref().map(|v| parse_date_bound("--to", v, true)).transpose()?,
+        speaker: args.speaker.clone(),
+        agent: args.agent.clone(),
+        language: args.language.clone(),
+        call: args.call.clone(),
+    };
+    let request = SearchRequest {
+        query: args.query.clone(),
+        exact: args.exact,
+        filters,
+        sort: match args.sort {
+            SortArg::Score => SearchSort::Score,
+            SortArg::Date => SearchSort::Date,
+        },
+        limit: if args.count { 0 } else { args.limit },
+        offset: args.offset,
+    };
+    let index = crate::index::SearchIndex::open(&args.out)?;
+    let results = index.search(&request)?;
+    audit(
+        &args.out,
+        "search",
+        Some(&args.query),
+        serde_json::json!({
+            "from": args.from, "to": args.to, "speaker": args.speaker, "agent": args.agent,
+            "language": args.language, "call": args.call, "exact": args.exact,
+        }),
+        results.total,
+    )?;
+    let out = if args.count {
+        format!("{}\n", results.total)
+    } else {
+        match args.format {
+            SearchFormat::Table => {
+                let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
+                search_output::render_table(&results, color, &jiff::tz::TimeZone::system())
+            }
+            SearchFormat::Json => search_output::render_json(&results)?,
+            SearchFormat::Csv => search_output::render_csv(&results)?,
+        }
+    };
+    print!("{out}");
+    Ok(EXIT_OK)
+}
+
+fn index(cmd: IndexCommand) -> Result<u8> {
+    match cmd {
+        IndexCommand::Rebuild { out } => {
+            if !crate::sink::transcript_json::transcripts_dir(&out).is_dir() {
+                return Err(Error::Usage(format!(
+                    "{}: no transcripts/ folder to rebuild the index from",
+                    out.display()
+                )));
+            }
+            let threads = std::thread::available_parallelism().map_or(1, usize::from).min(4);
+            let report = crate::index::rebuild(
+                &out,
+                &crate::index::WriterOptions {
+                    threads,
+                    memory_bytes: 256 << 20,
+                },
+            )?;
+            for f in &report.failed {
+                eprintln!("error: {f}");
+            }
+            eprintln!(
+                "index rebuilt: {} calls, {} segments{}",
+                report.calls,
+                report.segments,
+                if report.failed.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} transcripts failed", report.failed.len())
+                }
+            );
+            Ok(if report.failed.is_empty() { EXIT_OK } else { EXIT_SOME_FAILED })
+        }
+    }
+}
+
+fn import(args: ImportArgs) -> Result<u8> {
+    use crate::import::{self, ImportFormat, ImportOptions};
+    use crate::model::{InputReport, InputStatus, RUN_SCHEMA, RunReport};
+    let format: ImportFormat = args
+        .format
+        .parse()
+        .map_err(|e| Error::Usage(format!("--format: {e}")))?;
+    if let Some(lang) = &args.language {
+        config::validate_language_flag(lang)?;
+    }
+    for f in &args.files {
+        if !f.is_file() {
+            return Err(Error::Usage(format!("{}: no such file", f.display())));
+        }
+    }
+    let options = ImportOptions {
+        language: args.language.clone(),
+    };
+    fs_err::create_dir_all(&args.out)?;
+    let started_at = jiff::Timestamp::now();
+    let clock = std::time::Instant::now();
+    let mut sinks = output_sinks(&args.out)?;
+    let mut inputs = Vec::new();
+    for path in &args.files {
+        let result = import::import_file(path, format, &options).and_then(|t| {
+            for sink in sinks.iter_mut() {
+                sink.accept(&t)?;
+            }
+            Ok(t)
+        });
+        inputs.push(match result {
+            Ok(t) => InputReport {
+                path: path.display().to_string(),
+                status: InputStatus::Ok,
+                call_id: Some(t.call_id.clone()),
+                error: None,
+                warnings: t.warnings.clone(),
+                audio_ms: t.duration_ms,
+                segments: t.segments.len(),
+            },
+            Err(e) => {
+                eprintln!("error: {e}");
+                InputReport {
+                    path: path.display().to_string(),
+                    status: InputStatus::Failed,
+                    call_id: None,
+                    error: Some(e.to_string()),
+                    warnings: Vec::new(),
+                    audio_ms: 0,
+                    segments: 0,
+                }
+            }
+        });
+    }
+    for sink in sinks.iter_mut() {
+        sink.finish()?;
+    }
+    let count = |s: InputStatus| inputs.iter().filter(|r| r.status == s).count();
+    let run = RunReport {
+        schema: RUN_SCHEMA.to_string(),
+        run_id: crate::pipeline::run_id(started_at),
+        started_at,
+        finished_at: jiff::Timestamp::now(),
+        model: "import".to_string(),
+        workers: 1,
+        threads: 1,
+        ok: count(InputStatus::Ok),
+        failed: count(InputStatus::Failed),
+        skipped: 0,
+        audio_ms: inputs.iter().map(|r| r.audio_ms).sum(),
+        wall_ms: clock.elapsed().as_millis() as u64,
+        inputs,
+    };
+    report::save(&run, &args.out)?;
+    if args.json {
+        println!("{}", report::to_json(&run)?);
+    }
+    eprintln!("{}", report::summary_line(&run));
+    Ok(if run.failed > 0 { EXIT_SOME_FAILED } else { EXIT_OK })
 }
 
 fn models(cmd: ModelsCommand) -> Result<u8> {

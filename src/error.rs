@@ -16,6 +16,11 @@ pub enum Error {
     #[error("{}: {reason}", path.display())]
     Decode { path: PathBuf, reason: String },
 
+    /// A transcript made elsewhere that cannot be imported (unreadable, not a
+    /// known format, or a format whose content does not validate).
+    #[error("{}: {reason}", path.display())]
+    Import { path: PathBuf, reason: String },
+
     /// A pipeline file that does not parse or validate.
     #[error("{}: {message}", path.display())]
     Config { path: PathBuf, message: String },
@@ -40,8 +45,26 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// A search query that does not parse; the message points at the problem.
+    #[error("{}", error.render(query))]
+    Query {
+        query: String,
+        error: crate::index::query::QueryError,
+    },
+
+    /// `search` on an output folder without an index.
+    #[error(
+        "no search index in {idx}: it is made by `callsift run --out {out}` (or `callsift import … --out {out}`); for transcripts already there, `callsift index rebuild --out {out}`",
+        idx = index_path(out_dir), out = out_dir.display()
+    )]
+    NoIndex { out_dir: PathBuf },
+
     #[error("{0}")]
     Other(String),
+}
+
+fn index_path(out_dir: &std::path::Path) -> String {
+    out_dir.join("index").display().to_string()
 }
 
 impl Error {

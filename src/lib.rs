@@ -14,17 +14,21 @@
 //! model and pipeline transcribe recordings with known texts.
 
 pub mod atomic;
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod decode;
 pub mod error;
 pub mod eval;
+pub mod import;
+pub mod index;
 pub mod model;
 pub mod models;
 pub mod pipeline;
 pub mod report;
 pub mod resample;
+pub mod search_output;
 pub mod show;
 pub mod sink;
 pub mod text;

@@ -244,3 +244,74 @@ pub struct RunReport {
     pub wall_ms: u64,
     pub inputs: Vec<InputReport>,
 }
+
+/// Filters of a search, besides the query itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchFilters {
+    /// Calls that started at or after this moment.
+    pub from: Option<jiff::Timestamp>,
+    /// Calls that started before this moment.
+    pub to: Option<jiff::Timestamp>,
+    pub speaker: Option<String>,
+    pub agent: Option<String>,
+    pub language: Option<String>,
+    /// A call id, or a prefix of one.
+    pub call: Option<String>,
+}
+
+/// How search hits are ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchSort {
+    /// Best match first.
+    #[default]
+    Score,
+    /// Newest call first, then by time in the call.
+    Date,
+}
+
+/// One search request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchRequest {
+    pub query: String,
+    /// Every word and phrase matches its exact (normalized) form only.
+    pub exact: bool,
+    pub filters: SearchFilters,
+    pub sort: SearchSort,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+/// One place where a query matched: a segment (or a phrase that starts in
+/// it and runs into the same speaker's next segment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub call_id: String,
+    pub source_path: String,
+    /// Number of the segment in the transcript (0-based).
+    pub segment: usize,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub speaker: String,
+    pub channel: usize,
+    pub language: String,
+    pub call_start: Option<jiff::Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// The segment's text (both segments' for a phrase across a boundary).
+    pub text: String,
+    /// `text` with the matched words in `<b>…</b>`, HTML-escaped.
+    pub snippet: String,
+    /// Byte ranges of the matched words in `text`.
+    pub highlights: Vec<(usize, usize)>,
+    pub score: f32,
+    /// The phrase runs from this segment into the speaker's next one.
+    pub across_segments: bool,
+}
+
+/// A page of hits and how many there are in all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchResults {
+    pub total: usize,
+    pub hits: Vec<SearchHit>,
+}

@@ -493,7 +493,7 @@ fn short_name(path: &Path) -> String {
 }
 
 /// `20261123T101500Z-1a2b`: sortable by time, unique per process.
-fn run_id(started_at: jiff::Timestamp) -> String {
+pub fn run_id(started_at: jiff::Timestamp) -> String {
     let nanos = started_at.subsec_nanosecond() as u32;
     format!(
         "{}-{:04x}",

@@ -81,6 +81,73 @@ pub fn render_dialogue(t: &Transcript) -> String {
     out
 }
 
+/// Segments shown on each side of the one at `--at`, by default.
+pub const DEFAULT_CONTEXT: usize = 3;
+
+/// Parses `hh:mm:ss`, `mm:ss` or seconds (each with optional `.fff`) into ms.
+pub fn parse_clock(s: &str) -> Result<u64> {
+    let bad = || Error::Usage(format!("--at `{s}`: give a time in the call as hh:mm:ss, mm:ss or seconds"));
+    let parts: Vec<&str> = s.trim().split(':').collect();
+    if parts.is_empty() || parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
+        return Err(bad());
+    }
+    let (last, whole) = parts.split_last().expect("non-empty");
+    let seconds: f64 = last.parse().map_err(|_| bad())?;
+    if !seconds.is_finite() || seconds < 0.0 || (parts.len() > 1 && seconds >= 60.0) {
+        return Err(bad());
+    }
+    let mut total_ms = (seconds * 1000.0).round() as u64;
+    for (i, p) in whole.iter().rev().enumerate() {
+        let v: u64 = p.parse().map_err(|_| bad())?;
+        if i == 0 && whole.len() == 2 && v >= 60 {
+            return Err(bad());
+        }
+        total_ms += v * if i == 0 { 60_000 } else { 3_600_000 };
+    }
+    Ok(total_ms)
+}
+
+/// The segment a moment falls in: the last one starting at or before it
+/// (the first segment when the moment is before all of them).
+pub fn segment_at(t: &Transcript, at_ms: u64) -> Option<usize> {
+    if t.segments.is_empty() {
+        return None;
+    }
+    Some(
+        t.segments
+            .iter()
+            .rposition(|s| s.start_ms <= at_ms)
+            .unwrap_or(0),
+    )
+}
+
+/// The dialogue around `at_ms`: `context` segments either side of the one
+/// at that moment, which is marked with `>`. Returns the text and how many
+/// lines of dialogue it shows.
+pub fn render_around(t: &Transcript, at_ms: u64, context: usize) -> (String, usize) {
+    let mut out = String::new();
+    let _ = writeln!(out, "call {}  {}", t.call_id, t.source_path);
+    let _ = writeln!(out, "at {} of {}", clock(at_ms), clock(t.duration_ms));
+    let _ = writeln!(out);
+    let Some(hit) = segment_at(t, at_ms) else {
+        let _ = writeln!(out, "(no speech)");
+        return (out, 0);
+    };
+    let from = hit.saturating_sub(context);
+    let to = (hit + context + 1).min(t.segments.len());
+    if from > 0 {
+        let _ = writeln!(out, "  … {from} earlier lines");
+    }
+    for (i, s) in t.segments.iter().enumerate().take(to).skip(from) {
+        let mark = if i == hit { '>' } else { ' ' };
+        let _ = writeln!(out, "{mark} [{}] {}: {}", clock(s.start_ms), s.speaker, s.text);
+    }
+    if to < t.segments.len() {
+        let _ = writeln!(out, "  … {} later lines", t.segments.len() - to);
+    }
+    (out, to - from)
+}
+
 /// Reads and renders the transcript of `call_id`.
 pub fn show(out_dir: &Path, call_id: &str) -> Result<String> {
     let path = find_transcript(out_dir, call_id)?;
@@ -90,6 +157,18 @@ pub fn show(out_dir: &Path, call_id: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clock_parses() {
+        assert_eq!(parse_clock("00:01:23").unwrap(), 83_000);
+        assert_eq!(parse_clock("1:02:03").unwrap(), 3_723_000);
+        assert_eq!(parse_clock("01:23").unwrap(), 83_000);
+        assert_eq!(parse_clock("83.5").unwrap(), 83_500);
+        assert_eq!(parse_clock("00:00:07.250").unwrap(), 7_250);
+        for bad in ["", "1:", "a:b", "00:61", "00:75:00", "-3", "1:2:3:4"] {
+            assert!(parse_clock(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn clock_formats() {

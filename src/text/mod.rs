@@ -1,4 +1,6 @@
-//! Language-aware text normalization shared by `eval` (and later search and rules).
+//! Language-aware text normalization shared by `eval`, search and rules;
+//! [`analyze`] builds the per-language index forms on it and [`highlight`]
+//! finds query words in a text with the same forms.
 //!
 //! One definition of "the same words": a reference typed by a person and a
 //! whisper transcript differ in case, punctuation, quotes, Unicode forms and a
@@ -56,6 +58,9 @@
 //! The language only switches rule 4; Hebrew points and Cyrillic stress
 //! marks are recognised by script, so they are removed whatever the language
 //! (a Hebrew point never means anything in another language).
+
+pub mod analyze;
+pub mod highlight;
 
 use unicode_general_category::{GeneralCategory, get_general_category};
 use unicode_normalization::UnicodeNormalization;
@@ -191,7 +196,7 @@ fn is_hebrew_point(c: char, category: GeneralCategory) -> bool {
     ('\u{0591}'..='\u{05C7}').contains(&c) && category == GeneralCategory::NonspacingMark
 }
 
-fn is_hebrew_letter(c: char) -> bool {
+pub(crate) fn is_hebrew_letter(c: char) -> bool {
     ('\u{05D0}'..='\u{05EA}').contains(&c) || ('\u{05EF}'..='\u{05F2}').contains(&c)
 }
 
@@ -199,13 +204,13 @@ fn is_cyrillic(c: char) -> bool {
     ('\u{0400}'..='\u{052F}').contains(&c) && c.is_alphabetic()
 }
 
-fn is_apostrophe(c: char) -> bool {
+pub(crate) fn is_apostrophe(c: char) -> bool {
     matches!(c, '\'' | '\u{2019}' | '\u{2018}' | '\u{02BC}')
 }
 
 /// A letter, digit or combining mark: what may stand on either side of an
 /// in-word apostrophe. Marks count so that a pointed letter before it does.
-fn is_word_char(c: char) -> bool {
+pub(crate) fn is_word_char(c: char) -> bool {
     let abbr = get_general_category(c).abbreviation();
     abbr.starts_with('L') || abbr.starts_with('N') || abbr.starts_with('M')
 }
