@@ -42,7 +42,10 @@ pub fn os_user() -> String {
 pub fn append(out_dir: &Path, entry: &AuditEntry) -> Result<()> {
     let path = audit_path(out_dir);
     let mut line = serde_json::to_vec(entry).map_err(|e| {
-        crate::Error::Other(format!("{}: cannot serialise audit entry: {e}", path.display()))
+        crate::Error::Other(format!(
+            "{}: cannot serialise audit entry: {e}",
+            path.display()
+        ))
     })?;
     line.push(b'\n');
     let mut file = open_append(&path)?;
@@ -71,5 +74,8 @@ fn open_append(path: &Path) -> Result<fs_err::File> {
 
 #[cfg(not(unix))]
 fn open_append(path: &Path) -> Result<fs_err::File> {
-    Ok(fs_err::OpenOptions::new().create(true).append(true).open(path)?)
+    Ok(fs_err::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?)
 }

@@ -228,7 +228,8 @@ fn parse_date_bound(flag: &str, value: &str, end: bool) -> Result<jiff::Timestam
     let tz = jiff::tz::TimeZone::system();
     if let Ok(date) = value.parse::<jiff::civil::Date>() {
         let day = if end {
-            date.tomorrow().map_err(|e| Error::Usage(format!("{flag} {value}: {e}")))?
+            date.tomorrow()
+                .map_err(|e| Error::Usage(format!("{flag} {value}: {e}")))?
         } else {
             date
         };
@@ -248,8 +249,16 @@ fn search(args: SearchArgs) -> Result<u8> {
     use crate::model::{SearchFilters, SearchRequest, SearchSort};
     use crate::search_output;
     let filters = SearchFilters {
-        from: args.from.as_deref().map(|v| parse_date_bound("--from", v, false)).transpose()?,
-        to: args.to.as_deref().map(|v| parse_date_bound("--to", v, true)).transpose()?,
+        from: args
+            .from
+            .as_deref()
+            .map(|v| parse_date_bound("--from", v, false))
+            .transpose()?,
+        to: args
+            .to
+            .as_deref()
+            .map(|v| parse_date_bound("--to", v, true))
+            .transpose()?,
         speaker: args.speaker.clone(),
         agent: args.agent.clone(),
         language: args.language.clone(),
@@ -303,7 +312,9 @@ fn index(cmd: IndexCommand) -> Result<u8> {
                     out.display()
                 )));
             }
-            let threads = std::thread::available_parallelism().map_or(1, usize::from).min(4);
+            let threads = std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .min(4);
             let report = crate::index::rebuild(
                 &out,
                 &crate::index::WriterOptions {
@@ -324,7 +335,11 @@ fn index(cmd: IndexCommand) -> Result<u8> {
                     format!(", {} transcripts failed", report.failed.len())
                 }
             );
-            Ok(if report.failed.is_empty() { EXIT_OK } else { EXIT_SOME_FAILED })
+            Ok(if report.failed.is_empty() {
+                EXIT_OK
+            } else {
+                EXIT_SOME_FAILED
+            })
         }
     }
 }
@@ -407,7 +422,11 @@ fn import(args: ImportArgs) -> Result<u8> {
         println!("{}", report::to_json(&run)?);
     }
     eprintln!("{}", report::summary_line(&run));
-    Ok(if run.failed > 0 { EXIT_SOME_FAILED } else { EXIT_OK })
+    Ok(if run.failed > 0 {
+        EXIT_SOME_FAILED
+    } else {
+        EXIT_OK
+    })
 }
 
 fn models(cmd: ModelsCommand) -> Result<u8> {

@@ -27,7 +27,11 @@ const TABLE_SNIPPET_CHARS: usize = 90;
 /// The call's start as a local date and time, `-` when unknown.
 fn date_of(hit: &SearchHit, tz: &jiff::tz::TimeZone) -> String {
     hit.call_start
-        .map(|t| t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string())
+        .map(|t| {
+            t.to_zoned(tz.clone())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string()
+        })
         .unwrap_or_else(|| "-".to_string())
 }
 
@@ -71,7 +75,11 @@ pub fn marked_text(hit: &SearchHit, open: &str, close: &str, max: usize) -> Stri
 
 /// The table; `color` uses bold for the matched words.
 pub fn render_table(results: &SearchResults, color: bool, tz: &jiff::tz::TimeZone) -> String {
-    let (open, close) = if color { ("\x1b[1;31m", "\x1b[0m") } else { ("[", "]") };
+    let (open, close) = if color {
+        ("\x1b[1;31m", "\x1b[0m")
+    } else {
+        ("[", "]")
+    };
     let mut out = String::new();
     if results.hits.is_empty() {
         let _ = writeln!(out, "no hits");
@@ -79,8 +87,8 @@ pub fn render_table(results: &SearchResults, color: bool, tz: &jiff::tz::TimeZon
     }
     let _ = writeln!(
         out,
-        "{:<16}  {:<8}  {:<8}  {:<20}  {}  |  RECORDING",
-        "DATE", "TIME", "SPEAKER", "CALL", "TEXT"
+        "{:<16}  {:<8}  {:<8}  {:<20}  TEXT  |  RECORDING",
+        "DATE", "TIME", "SPEAKER", "CALL"
     );
     for hit in &results.hits {
         let _ = writeln!(
@@ -96,7 +104,11 @@ pub fn render_table(results: &SearchResults, color: bool, tz: &jiff::tz::TimeZon
     }
     let shown = results.hits.len();
     if shown < results.total {
-        let _ = writeln!(out, "({shown} of {} hits; --limit and --offset for more)", results.total);
+        let _ = writeln!(
+            out,
+            "({shown} of {} hits; --limit and --offset for more)",
+            results.total
+        );
     } else {
         let _ = writeln!(out, "({} hits)", results.total);
     }

@@ -86,7 +86,11 @@ pub const DEFAULT_CONTEXT: usize = 3;
 
 /// Parses `hh:mm:ss`, `mm:ss` or seconds (each with optional `.fff`) into ms.
 pub fn parse_clock(s: &str) -> Result<u64> {
-    let bad = || Error::Usage(format!("--at `{s}`: give a time in the call as hh:mm:ss, mm:ss or seconds"));
+    let bad = || {
+        Error::Usage(format!(
+            "--at `{s}`: give a time in the call as hh:mm:ss, mm:ss or seconds"
+        ))
+    };
     let parts: Vec<&str> = s.trim().split(':').collect();
     if parts.is_empty() || parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
         return Err(bad());
@@ -140,7 +144,13 @@ pub fn render_around(t: &Transcript, at_ms: u64, context: usize) -> (String, usi
     }
     for (i, s) in t.segments.iter().enumerate().take(to).skip(from) {
         let mark = if i == hit { '>' } else { ' ' };
-        let _ = writeln!(out, "{mark} [{}] {}: {}", clock(s.start_ms), s.speaker, s.text);
+        let _ = writeln!(
+            out,
+            "{mark} [{}] {}: {}",
+            clock(s.start_ms),
+            s.speaker,
+            s.text
+        );
     }
     if to < t.segments.len() {
         let _ = writeln!(out, "  … {} later lines", t.segments.len() - to);

@@ -18,7 +18,13 @@ use callsift::sink::{Sink, TranscriptJsonSink};
 /// (start_ms, end_ms, channel, text)
 type Seg<'a> = (u64, u64, usize, &'a str);
 
-fn transcript(call_id: &str, lang: &str, start: Option<&str>, agent: Option<&str>, segs: &[Seg]) -> Transcript {
+fn transcript(
+    call_id: &str,
+    lang: &str,
+    start: Option<&str>,
+    agent: Option<&str>,
+    segs: &[Seg],
+) -> Transcript {
     let speaker = |c: usize| if c == 0 { "agent" } else { "customer" }.to_string();
     let mut metadata = BTreeMap::new();
     if let Some(a) = agent {
@@ -36,7 +42,10 @@ fn transcript(call_id: &str, lang: &str, start: Option<&str>, agent: Option<&str
         codec: "pcm_mulaw".into(),
         metadata,
         model: "scripted".into(),
-        languages: BTreeMap::from([("agent".into(), lang.into()), ("customer".into(), lang.into())]),
+        languages: BTreeMap::from([
+            ("agent".into(), lang.into()),
+            ("customer".into(), lang.into()),
+        ]),
         segments: segs
             .iter()
             .map(|&(start_ms, end_ms, channel, text)| Segment {
@@ -57,31 +66,78 @@ fn transcript(call_id: &str, lang: &str, start: Option<&str>, agent: Option<&str
 
 fn corpus() -> Vec<Transcript> {
     vec![
-        transcript("aaaa000000000000000a", "pl", Some("2026-11-02T09:00:00Z"), Some("101"), &[
-            (1_000, 4_000, 0, "Dzień dobry, mówi Anna z Telkomu."),
-            (4_500, 9_000, 1, "Dobrze, zadzwonię z prywatnej komórki po szesnastej."),
-            (9_500, 12_000, 0, "To jest tajemnica handlowa firmy."),
-        ]),
-        transcript("bbbb000000000000000b", "ru", Some("2026-11-03T10:00:00Z"), Some("102"), &[
-            (2_000, 5_000, 0, "Служба безопасности банка."),
-            (5_500, 8_000, 1, "Нет, это не телефонный разговор."),
-            (8_500, 11_000, 1, "Перезвоню с личного мобильного."),
-            (11_500, 14_000, 0, "Ёлка стоит у входа, звонил Kowalski."),
-        ]),
-        transcript("cccc000000000000000c", "en", Some("2026-11-04T11:00:00Z"), Some("101"), &[
-            (1_000, 3_000, 1, "We are calling about your account."),
-            (3_000, 6_000, 0, "I'll call you back from my personal"),
-            (6_000, 6_800, 1, "Okay."),
-            (7_000, 9_000, 0, "mobile tomorrow morning."),
-        ]),
-        transcript("dddd000000000000000d", "he", Some("2026-11-05T12:00:00Z"), None, &[
-            (500, 3_000, 0, "שָׁלוֹם, זה והסוד המסחרי שלנו."),
-            (3_500, 6_000, 1, "אני אתקשר מהטלפון הפרטי."),
-        ]),
+        transcript(
+            "aaaa000000000000000a",
+            "pl",
+            Some("2026-11-02T09:00:00Z"),
+            Some("101"),
+            &[
+                (1_000, 4_000, 0, "Dzień dobry, mówi Anna z Telkomu."),
+                (
+                    4_500,
+                    9_000,
+                    1,
+                    "Dobrze, zadzwonię z prywatnej komórki po szesnastej.",
+                ),
+                (9_500, 12_000, 0, "To jest tajemnica handlowa firmy."),
+            ],
+        ),
+        transcript(
+            "bbbb000000000000000b",
+            "ru",
+            Some("2026-11-03T10:00:00Z"),
+            Some("102"),
+            &[
+                (2_000, 5_000, 0, "Служба безопасности банка."),
+                (5_500, 8_000, 1, "Нет, это не телефонный разговор."),
+                (8_500, 11_000, 1, "Перезвоню с личного мобильного."),
+                (11_500, 14_000, 0, "Ёлка стоит у входа, звонил Kowalski."),
+            ],
+        ),
+        transcript(
+            "cccc000000000000000c",
+            "en",
+            Some("2026-11-04T11:00:00Z"),
+            Some("101"),
+            &[
+                (1_000, 3_000, 1, "We are calling about your account."),
+                (3_000, 6_000, 0, "I'll call you back from my personal"),
+                (6_000, 6_800, 1, "Okay."),
+                (7_000, 9_000, 0, "mobile tomorrow morning."),
+            ],
+        ),
+        transcript(
+            "dddd000000000000000d",
+            "he",
+            Some("2026-11-05T12:00:00Z"),
+            None,
+            &[
+                (500, 3_000, 0, "שָׁלוֹם, זה והסוד המסחרי שלנו."),
+                (3_500, 6_000, 1, "אני אתקשר מהטלפון הפרטי."),
+            ],
+        ),
         // Typed without diacritics and with е for ё: the other direction.
-        transcript("eeee000000000000000e", "pl", None, None, &[(0, 2_000, 1, "zadzwonie jutro z komorki")]),
-        transcript("ffff000000000000000f", "ru", None, None, &[(0, 2_000, 0, "елка и мобильный телефон, шалом")]),
-        transcript("9999000000000000000e", "en", None, None, &[(0, 2_000, 0, "Just call me. שלום")]),
+        transcript(
+            "eeee000000000000000e",
+            "pl",
+            None,
+            None,
+            &[(0, 2_000, 1, "zadzwonie jutro z komorki")],
+        ),
+        transcript(
+            "ffff000000000000000f",
+            "ru",
+            None,
+            None,
+            &[(0, 2_000, 0, "елка и мобильный телефон, шалом")],
+        ),
+        transcript(
+            "9999000000000000000e",
+            "en",
+            None,
+            None,
+            &[(0, 2_000, 0, "Just call me. שלום")],
+        ),
     ]
 }
 
@@ -203,10 +259,16 @@ fn fuzzy_prefix_slop_and_booleans() {
     assert_eq!(places(&ix, "мобил*"), ["bbbb@8500", "ffff@0"]);
     assert_eq!(places(&ix, "\"call back\"~1"), ["cccc@3000"]);
     assert!(places(&ix, "\"call back\"").is_empty());
-    assert_eq!(places(&ix, "tajemnica OR разговор"), ["aaaa@9500", "bbbb@5500"]);
+    assert_eq!(
+        places(&ix, "tajemnica OR разговор"),
+        ["aaaa@9500", "bbbb@5500"]
+    );
     assert_eq!(places(&ix, "call NOT account"), ["9999@0", "cccc@3000"]);
     assert_eq!(places(&ix, "call -back -account"), ["9999@0"]);
-    assert_eq!(places(&ix, "(komórki OR мобильного) speaker:customer"), ["aaaa@4500", "bbbb@8500", "eeee@0"]);
+    assert_eq!(
+        places(&ix, "(komórki OR мобильного) speaker:customer"),
+        ["aaaa@4500", "bbbb@8500", "eeee@0"]
+    );
 }
 
 #[test]
@@ -215,8 +277,16 @@ fn phrase_across_two_segments_of_one_speaker() {
     let found = hits(&ix, &request("\"personal mobile\""));
     assert_eq!(found.len(), 1, "{found:?}");
     let h = &found[0];
-    assert_eq!((h.start_ms, h.speaker.as_str(), h.across_segments), (3_000, "agent", true));
-    assert!(h.snippet.contains("<b>personal</b> mobile") || h.snippet.contains("<b>personal</b> <b>mobile</b>"), "{}", h.snippet);
+    assert_eq!(
+        (h.start_ms, h.speaker.as_str(), h.across_segments),
+        (3_000, "agent", true)
+    );
+    assert!(
+        h.snippet.contains("<b>personal</b> mobile")
+            || h.snippet.contains("<b>personal</b> <b>mobile</b>"),
+        "{}",
+        h.snippet
+    );
     // The single word is found once, in its own segment: no duplicate
     // through the boundary document.
     assert_eq!(places(&ix, "mobile"), ["cccc@7000"]);
@@ -233,14 +303,23 @@ fn filters_each_narrow() {
     let run = |f: &dyn Fn(&mut SearchFilters)| {
         let mut req = request("call OR komórki OR мобильного OR סוד");
         f(&mut req.filters);
-        let mut v: Vec<String> = hits(&ix, &req).iter().map(|h| h.call_id[..4].to_string()).collect();
+        let mut v: Vec<String> = hits(&ix, &req)
+            .iter()
+            .map(|h| h.call_id[..4].to_string())
+            .collect();
         v.sort();
         v.dedup();
         v
     };
-    assert_eq!(run(&|_| {}), ["9999", "aaaa", "bbbb", "cccc", "dddd", "eeee", "ffff"]);
+    assert_eq!(
+        run(&|_| {}),
+        ["9999", "aaaa", "bbbb", "cccc", "dddd", "eeee", "ffff"]
+    );
     assert_eq!(run(&|f| f.agent = Some("101".into())), ["aaaa", "cccc"]);
-    assert_eq!(run(&|f| f.speaker = Some("customer".into())), ["aaaa", "bbbb", "cccc", "eeee"]);
+    assert_eq!(
+        run(&|f| f.speaker = Some("customer".into())),
+        ["aaaa", "bbbb", "cccc", "eeee"]
+    );
     assert_eq!(run(&|f| f.language = Some("he".into())), ["dddd"]);
     assert_eq!(run(&|f| f.call = Some("bbbb".into())), ["bbbb"]);
     assert_eq!(
@@ -284,12 +363,22 @@ fn reimport_replaces_and_rebuild_equals_incremental() {
     let ix = SearchIndex::open(dir.path()).unwrap();
     assert_eq!(places(&ix, "zadzwonie"), ["aaaa@4500", "eeee@0"]);
     assert_eq!(places(&ix, "komórki"), ["eeee@0"]);
-    let queries = ["call", "\"personal mobile\"", "zadzwonie", "סוד", "мобил*", "presonal~1"];
+    let queries = [
+        "call",
+        "\"personal mobile\"",
+        "zadzwonie",
+        "סוד",
+        "мобил*",
+        "presonal~1",
+    ];
     let before: Vec<Vec<String>> = queries.iter().map(|q| places(&ix, q)).collect();
     let (index, fields) = callsift::index::writer::open_or_create(dir.path()).unwrap();
     let segs = callsift::index::writer::kind_count(&index, &fields, "seg").unwrap();
     assert_eq!(segs, again.iter().map(|t| t.segments.len()).sum::<usize>());
-    assert_eq!(callsift::index::writer::call_count(&index, &fields).unwrap(), again.len());
+    assert_eq!(
+        callsift::index::writer::call_count(&index, &fields).unwrap(),
+        again.len()
+    );
     drop(ix);
 
     let report = callsift::index::rebuild(dir.path(), &WriterOptions::default()).unwrap();
@@ -297,7 +386,10 @@ fn reimport_replaces_and_rebuild_equals_incremental() {
     let ix = SearchIndex::open(dir.path()).unwrap();
     let after: Vec<Vec<String>> = queries.iter().map(|q| places(&ix, q)).collect();
     assert_eq!(before, after);
-    assert_eq!(callsift::index::writer::kind_count(&index, &fields, "seg").unwrap(), segs);
+    assert_eq!(
+        callsift::index::writer::kind_count(&index, &fields, "seg").unwrap(),
+        segs
+    );
 }
 
 #[test]
@@ -310,7 +402,8 @@ fn a_crash_before_commit_is_caught_up_on_open() {
         tj.accept(t).unwrap();
     }
     {
-        let mut w = callsift::index::IndexWriterHandle::open(dir.path(), &WriterOptions::default()).unwrap();
+        let mut w = callsift::index::IndexWriterHandle::open(dir.path(), &WriterOptions::default())
+            .unwrap();
         w.commit().unwrap();
     }
     // That open caught up on every call from its transcript.

@@ -302,3 +302,49 @@ fn eval_reports_wer_for_pipeline_and_plain() {
     let text = String::from_utf8_lossy(&table.get_output().stdout).to_string();
     assert!(text.contains("jfk.wav") && text.contains("WER"), "{text}");
 }
+
+/// The whole point: a phrase said in a real recording, transcribed by the
+/// real whisper.cpp with the trained model, is found at the second it was
+/// said (jfk.wav: "ask not" starts at about 3.3 s, and whisper cuts the
+/// sentence after it, so the phrase runs across two segments).
+#[test]
+fn run_then_search_finds_the_phrase_at_its_second() {
+    let Some(model) = tiny_en_model() else { return };
+    let Some(audio) = shared_audio() else { return };
+    let out = tempfile::tempdir().unwrap();
+    bin()
+        .args(["run", "--threads", "2", "--model"])
+        .arg(&model)
+        .arg("--input")
+        .arg(audio.join("speech/jfk.wav"))
+        .arg("--out")
+        .arg(out.path())
+        .assert()
+        .success();
+    let found = bin()
+        .args([
+            "search",
+            "\"ask not what your country\"",
+            "--format",
+            "json",
+            "--out",
+        ])
+        .arg(out.path())
+        .assert()
+        .success();
+    let hits: Vec<serde_json::Value> = serde_json::from_slice(&found.get_output().stdout).unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    let start_ms = hits[0]["start_ms"].as_u64().unwrap();
+    assert!(
+        (2_500..=4_000).contains(&start_ms),
+        "hit at {start_ms} ms: {hits:?}"
+    );
+    assert!(
+        hits[0]["source_path"]
+            .as_str()
+            .unwrap()
+            .ends_with("jfk.wav")
+    );
+    let snippet = hits[0]["snippet"].as_str().unwrap().to_lowercase();
+    assert!(snippet.contains("<b>ask not"), "{snippet}");
+}

@@ -57,7 +57,10 @@ pub fn call_documents(fields: &Fields, t: &Transcript) -> Vec<TantivyDocument> {
         pair.add_text(fields.speaker, &s.speaker);
         pair.add_u64(fields.channel, s.channel as u64);
         pair.add_text(fields.language, &s.language);
-        pair.add_text(fields.text, format!("{} {}", s.text.trim(), next.text.trim()));
+        pair.add_text(
+            fields.text,
+            format!("{} {}", s.text.trim(), next.text.trim()),
+        );
         add_analyzed(fields, &mut pair, &boundary(a, &analyzed[j]));
         docs.push(pair);
     }
@@ -109,7 +112,9 @@ fn add_analyzed(fields: &Fields, doc: &mut TantivyDocument, a: &Analyzed) {
     doc.add_pre_tokenized_text(fields.t_exact, pretokenized(&a.exact));
     doc.add_pre_tokenized_text(fields.t_folded, pretokenized(&a.folded));
     if let Some((lang, tokens)) = &a.lang {
-        let field = fields.lang_field(*lang).expect("analyzed language has a field");
+        let field = fields
+            .lang_field(*lang)
+            .expect("analyzed language has a field");
         doc.add_pre_tokenized_text(field, pretokenized(tokens));
     }
 }

@@ -36,7 +36,10 @@ pub enum Node {
         slop: u32,
     },
     /// `speaker:agent`, `language:ru`, …
-    Filter { field: FilterField, value: String },
+    Filter {
+        field: FilterField,
+        value: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +130,10 @@ enum Tok {
     Word(String),
     /// `field:` directly before a quote, paren or word.
     Field(String),
-    Phrase { text: String, slop: u32 },
+    Phrase {
+        text: String,
+        slop: u32,
+    },
 }
 
 /// Parses a query; `exact` makes every word and phrase exact (`--exact`).
@@ -326,7 +332,10 @@ impl Parser {
         match tok {
             Tok::LParen => {
                 if let Some((p, f)) = field {
-                    return Err(QueryError::at(p, format!("`{f}:` cannot take a group; give it one word or phrase")));
+                    return Err(QueryError::at(
+                        p,
+                        format!("`{f}:` cannot take a group; give it one word or phrase"),
+                    ));
                 }
                 let inner = self.or()?;
                 match self.next() {
@@ -347,12 +356,17 @@ impl Parser {
                 pos,
                 "AND/OR needs a word on both sides (quote it to search for the word itself)",
             )),
-            Tok::Not | Tok::Plus => Err(QueryError::at(pos, "an operator where a word was expected")),
+            Tok::Not | Tok::Plus => {
+                Err(QueryError::at(pos, "an operator where a word was expected"))
+            }
         }
     }
 
     /// Resolves `field:`: `Ok(Some(exact))` for text fields, `Ok(None)` for a filter.
-    fn text_field(&self, field: &Option<(usize, String)>) -> Result<Result<bool, FilterField>, QueryError> {
+    fn text_field(
+        &self,
+        field: &Option<(usize, String)>,
+    ) -> Result<Result<bool, FilterField>, QueryError> {
         match field {
             None => Ok(Ok(self.exact_default)),
             Some((_, f)) if f == "text" => Ok(Ok(self.exact_default)),
@@ -386,10 +400,20 @@ impl Parser {
         }
     }
 
-    fn word(&self, field: Option<(usize, String)>, pos: usize, word: String) -> Result<Node, QueryError> {
+    fn word(
+        &self,
+        field: Option<(usize, String)>,
+        pos: usize,
+        word: String,
+    ) -> Result<Node, QueryError> {
         let which = self.text_field(&field)?;
         let exact = match which {
-            Err(ff) => return Ok(Node::Filter { field: ff, value: word }),
+            Err(ff) => {
+                return Ok(Node::Filter {
+                    field: ff,
+                    value: word,
+                });
+            }
             Ok(exact) => exact,
         };
         let (text, kind) = word_kind(&word, pos)?;
@@ -405,7 +429,10 @@ fn word_kind(word: &str, pos: usize) -> Result<(String, WordKind), QueryError> {
             1
         } else {
             edits.parse::<u8>().map_err(|_| {
-                QueryError::at(pos + n - edits.chars().count(), "`~` after a word needs 0, 1 or 2 (word~1)")
+                QueryError::at(
+                    pos + n - edits.chars().count(),
+                    "`~` after a word needs 0, 1 or 2 (word~1)",
+                )
             })?
         };
         if edits > MAX_EDITS {
@@ -452,14 +479,20 @@ mod tests {
 
     #[test]
     fn parses_the_grammar() {
-        assert_eq!(parse("personal mobile", false).unwrap(), Node::And(vec![w("personal"), w("mobile")]));
+        assert_eq!(
+            parse("personal mobile", false).unwrap(),
+            Node::And(vec![w("personal"), w("mobile")])
+        );
         assert_eq!(
             parse("a OR b AND c", false).unwrap(),
             Node::Or(vec![w("a"), Node::And(vec![w("b"), w("c")])])
         );
         assert_eq!(
             parse("(a OR b) -c", false).unwrap(),
-            Node::And(vec![Node::Or(vec![w("a"), w("b")]), Node::Not(Box::new(w("c")))])
+            Node::And(vec![
+                Node::Or(vec![w("a"), w("b")]),
+                Node::Not(Box::new(w("c")))
+            ])
         );
         assert_eq!(
             parse("«не телефонный разговор»~2", false).unwrap(),
@@ -472,15 +505,34 @@ mod tests {
         assert_eq!(
             parse("mobil* persnal~1 exact:\"Komórki\" speaker:agent", false).unwrap(),
             Node::And(vec![
-                Node::Word { text: "mobil".into(), exact: false, kind: WordKind::Prefix },
-                Node::Word { text: "persnal".into(), exact: false, kind: WordKind::Fuzzy(1) },
-                Node::Phrase { text: "Komórki".into(), exact: true, slop: 0 },
-                Node::Filter { field: FilterField::Speaker, value: "agent".into() },
+                Node::Word {
+                    text: "mobil".into(),
+                    exact: false,
+                    kind: WordKind::Prefix
+                },
+                Node::Word {
+                    text: "persnal".into(),
+                    exact: false,
+                    kind: WordKind::Fuzzy(1)
+                },
+                Node::Phrase {
+                    text: "Komórki".into(),
+                    exact: true,
+                    slop: 0
+                },
+                Node::Filter {
+                    field: FilterField::Speaker,
+                    value: "agent".into()
+                },
             ])
         );
         assert_eq!(
             parse("word~", true).unwrap(),
-            Node::Word { text: "word".into(), exact: true, kind: WordKind::Fuzzy(1) }
+            Node::Word {
+                text: "word".into(),
+                exact: true,
+                kind: WordKind::Fuzzy(1)
+            }
         );
     }
 

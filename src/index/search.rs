@@ -22,7 +22,9 @@ use tantivy::query::{
     RegexQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Value};
-use tantivy::{DateTime, DocAddress, Index, IndexReader, Score, SegmentReader, TantivyDocument, Term};
+use tantivy::{
+    DateTime, DocAddress, Index, IndexReader, Score, SegmentReader, TantivyDocument, Term,
+};
 
 use super::query::{self, FilterField, Node, WordKind};
 use super::schema::{Fields, KIND_PAIR, KIND_SEGMENT};
@@ -95,9 +97,9 @@ impl SearchIndex {
         if built.positive_words >= 2 {
             let seen: HashSet<u64> = hits.iter().map(|h| h.key).collect();
             hits.extend(
-                run(KIND_PAIR)?
-                    .into_iter()
-                    .filter(|p| !seen.contains(&p.key) && !p.next.is_some_and(|n| seen.contains(&n))),
+                run(KIND_PAIR)?.into_iter().filter(|p| {
+                    !seen.contains(&p.key) && !p.next.is_some_and(|n| seen.contains(&n))
+                }),
             );
         }
         sort_hits(&mut hits, req.sort);
@@ -111,7 +113,12 @@ impl SearchIndex {
         Ok(SearchResults { total, hits: page })
     }
 
-    fn hit(&self, searcher: &tantivy::Searcher, raw: &RawHit, terms: &[HlTerm]) -> Result<SearchHit> {
+    fn hit(
+        &self,
+        searcher: &tantivy::Searcher,
+        raw: &RawHit,
+        terms: &[HlTerm],
+    ) -> Result<SearchHit> {
         let f = &self.fields;
         let doc: TantivyDocument = searcher
             .doc(raw.address)
@@ -125,7 +132,10 @@ impl SearchIndex {
         let u64_of = |field: Field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0);
         let text = text_of(f.text);
         let language = text_of(f.language);
-        let highlights = highlight::find(&text, Lang::from_code(&language), terms);
+        let highlights = join_adjacent(
+            &text,
+            highlight::find(&text, Lang::from_code(&language), terms),
+        );
         Ok(SearchHit {
             call_id: text_of(f.call_id),
             source_path: text_of(f.source_path),
@@ -151,6 +161,19 @@ impl SearchIndex {
             across_segments: raw.next.is_some(),
         })
     }
+}
+
+/// Joins highlights with only whitespace between them, so a phrase is
+/// marked as one: `[personal mobile]`, not `[personal] [mobile]`.
+fn join_adjacent(text: &str, ranges: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
+    for (from, to) in ranges {
+        match out.last_mut() {
+            Some(last) if text[last.1..from].chars().all(char::is_whitespace) => last.1 = to,
+            _ => out.push((from, to)),
+        }
+    }
+    out
 }
 
 /// `text` HTML-escaped, with the highlighted ranges in `<b>…</b>`.
@@ -205,7 +228,9 @@ fn build_node(
             parts
                 .iter()
                 .map(|p| match p {
-                    Node::Not(inner) => (Occur::MustNot, build_node(f, inner, !negated, terms, words)),
+                    Node::Not(inner) => {
+                        (Occur::MustNot, build_node(f, inner, !negated, terms, words))
+                    }
                     p => (Occur::Must, build_node(f, p, negated, terms, words)),
                 })
                 .collect(),
@@ -219,7 +244,10 @@ fn build_node(
         // A NOT outside an AND (`a OR NOT b` is refused by the parser; this
         // is `(NOT b)` inside a group): everything but b.
         Node::Not(inner) => Box::new(BooleanQuery::new(vec![
-            (Occur::Must, Box::new(tantivy::query::AllQuery) as Box<dyn Query>),
+            (
+                Occur::Must,
+                Box::new(tantivy::query::AllQuery) as Box<dyn Query>,
+            ),
             (Occur::MustNot, build_node(f, inner, !negated, terms, words)),
         ])),
         Node::Filter { field, value } => filter_query(f, *field, value),
@@ -242,7 +270,10 @@ fn build_node(
             let ws: Vec<String> = analyze::words(text).into_iter().map(|w| w.text).collect();
             if !negated {
                 *words += ws.len();
-                terms.extend(ws.iter().map(|w| highlight_term(w, *exact, WordKind::Plain)));
+                terms.extend(
+                    ws.iter()
+                        .map(|w| highlight_term(w, *exact, WordKind::Plain)),
+                );
             }
             match ws.len() {
                 0 => Box::new(tantivy::query::EmptyQuery),
@@ -298,7 +329,8 @@ fn word_query(f: &Fields, word: &str, exact: bool) -> Box<dyn Query> {
 }
 
 fn phrase_query(f: &Fields, words: &[String], exact: bool, slop: u32) -> Box<dyn Query> {
-    let per_word: Vec<Vec<(Field, String)>> = words.iter().map(|w| word_forms(f, w, exact)).collect();
+    let per_word: Vec<Vec<(Field, String)>> =
+        words.iter().map(|w| word_forms(f, w, exact)).collect();
     let fields = per_word[0].len();
     let clauses = (0..fields)
         .map(|k| {
@@ -416,10 +448,17 @@ fn filter_clauses(f: &Fields, filters: &SearchFilters) -> Vec<Box<dyn Query>> {
     }
     if filters.from.is_some() || filters.to.is_some() {
         let date = |t: jiff::Timestamp| {
-            Term::from_field_date(f.call_start, DateTime::from_timestamp_micros(t.as_microsecond()))
+            Term::from_field_date(
+                f.call_start,
+                DateTime::from_timestamp_micros(t.as_microsecond()),
+            )
         };
-        let lower = filters.from.map_or(Bound::Unbounded, |t| Bound::Included(date(t)));
-        let upper = filters.to.map_or(Bound::Unbounded, |t| Bound::Excluded(date(t)));
+        let lower = filters
+            .from
+            .map_or(Bound::Unbounded, |t| Bound::Included(date(t)));
+        let upper = filters
+            .to
+            .map_or(Bound::Unbounded, |t| Bound::Excluded(date(t)));
         out.push(Box::new(RangeQuery::new(lower, upper)));
     }
     out
@@ -507,7 +546,10 @@ impl SegmentCollector for AllHitsSegment {
             key: self.key.first(doc).unwrap_or(0),
             next: self.next.first(doc),
             call_key: self.call_key.first(doc).unwrap_or(0),
-            call_start: self.call_start.first(doc).map(|d| d.into_timestamp_micros()),
+            call_start: self
+                .call_start
+                .first(doc)
+                .map(|d| d.into_timestamp_micros()),
             start_ms: self.start_ms.first(doc).unwrap_or(0),
         });
     }

@@ -59,12 +59,30 @@ fn pending_path(out_dir: &Path) -> PathBuf {
     out_dir.join("index.pending")
 }
 
+/// Opens the pending list for appending (owner only: call ids are about calls).
+fn open_pending(out_dir: &Path) -> Result<fs_err::File> {
+    let mut options = fs_err::OpenOptions::new();
+    options.create(true).append(true).read(true);
+    #[cfg(unix)]
+    fs_err::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    Ok(options.open(pending_path(out_dir))?)
+}
+
 /// Opens `OUT/index/`, creating it when there is none. An index of another
 /// schema version is an error that says to rebuild.
 pub fn open_or_create(out_dir: &Path) -> Result<(Index, Fields)> {
     let dir = index_dir(out_dir);
     let fields = Fields::new();
-    fs_err::create_dir_all(&dir)?;
+    if !dir.exists() {
+        fs_err::create_dir_all(&dir)?;
+        // The index holds what was said in calls: owner only, like the
+        // transcripts (Tantivy creates its files with the umask's mode).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs_err::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
     let has_meta = dir.join("meta.json").is_file();
     if has_meta {
         check_version(&dir)?;
@@ -78,7 +96,8 @@ pub fn open_or_create(out_dir: &Path) -> Result<(Index, Fields)> {
         }
         return Ok((index, fields));
     }
-    let index = Index::create_in_dir(&dir, fields.schema.clone()).map_err(|e| tantivy_error(&dir, e))?;
+    let index =
+        Index::create_in_dir(&dir, fields.schema.clone()).map_err(|e| tantivy_error(&dir, e))?;
     crate::atomic::write(
         &version_path(&dir),
         format!("{{\"schema\": \"{INDEX_SCHEMA}\"}}\n").as_bytes(),
@@ -132,11 +151,7 @@ impl IndexWriterHandle {
                 )),
                 e => tantivy_error(&dir, e),
             })?;
-        let pending = fs_err::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(pending_path(out_dir))?;
+        let pending = open_pending(out_dir)?;
         let mut handle = IndexWriterHandle {
             out_dir: out_dir.to_path_buf(),
             fields,
@@ -160,7 +175,9 @@ impl IndexWriterHandle {
             .filter(|l| !l.is_empty())
             .map(str::to_owned)
             .collect();
-        let reader = index.reader().map_err(|e| tantivy_error(&self.out_dir, e))?;
+        let reader = index
+            .reader()
+            .map_err(|e| tantivy_error(&self.out_dir, e))?;
         let searcher = reader.searcher();
         for call_id in transcript_ids(&self.out_dir)? {
             let term = Term::from_field_text(self.fields.call_id, &call_id);

@@ -121,8 +121,9 @@ pub fn words(text: &str) -> Vec<Word> {
 /// Whitespace-separated chunks with their byte offsets. The spaces that
 /// [`super::normalize`] reads as digit-group separators stay inside.
 fn chunks(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    let is_break =
-        |c: char| c.is_whitespace() && !matches!(c, '\u{00A0}' | '\u{2007}' | '\u{2009}' | '\u{202F}');
+    let is_break = |c: char| {
+        c.is_whitespace() && !matches!(c, '\u{00A0}' | '\u{2007}' | '\u{2009}' | '\u{202F}')
+    };
     let mut rest = text.char_indices().peekable();
     std::iter::from_fn(move || {
         while rest.peek().is_some_and(|&(_, c)| is_break(c)) {
@@ -152,7 +153,8 @@ fn word_runs(chunk: &str) -> Vec<(usize, usize)> {
                 && i + 1 < chars.len()
                 && super::is_word_char(chars[i - 1].1)
                 && super::is_word_char(chars[i + 1].1)
-                && !(super::is_hebrew_letter(chars[i - 1].1) && super::is_hebrew_letter(chars[i + 1].1));
+                && !(super::is_hebrew_letter(chars[i - 1].1)
+                    && super::is_hebrew_letter(chars[i + 1].1));
         }
         // Format characters (RTL marks, joiners) vanish inside a word.
         super::is_word_char(c)
@@ -171,10 +173,10 @@ fn word_runs(chunk: &str) -> Vec<(usize, usize)> {
             }
             _ => {}
         }
-        if i + 1 == chars.len() {
-            if let Some(s) = open.take() {
-                runs.push((s, end));
-            }
+        if i + 1 == chars.len()
+            && let Some(s) = open.take()
+        {
+            runs.push((s, end));
         }
     }
     runs
@@ -378,7 +380,11 @@ mod tests {
         let a = analyze("והסוד המסחרי", Lang::He);
         let (lang, toks) = a.lang.unwrap();
         assert_eq!(lang, Lang::He);
-        let at0: Vec<&str> = toks.iter().filter(|t| t.position == 0).map(|t| t.text.as_str()).collect();
+        let at0: Vec<&str> = toks
+            .iter()
+            .filter(|t| t.position == 0)
+            .map(|t| t.text.as_str())
+            .collect();
         assert_eq!(at0, ["והסוד", "הסוד", "סוד"]);
         assert!(toks.iter().any(|t| t.position == 1 && t.text == "מסחרי"));
     }

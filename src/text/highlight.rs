@@ -30,7 +30,9 @@ pub fn find(text: &str, lang: Lang, terms: &[Term]) -> Vec<(usize, usize)> {
     for w in analyze::words(text) {
         let folded = analyze::fold(&w.text);
         let lang_forms = lang_forms(lang, &w.text);
-        if prepared.iter().any(|p| p.matches(&w.text, &folded, &lang_forms))
+        if prepared
+            .iter()
+            .any(|p| p.matches(&w.text, &folded, &lang_forms))
             && out.last().is_none_or(|&(_, to)| to <= w.from)
         {
             out.push((w.from, w.to));
@@ -137,27 +139,45 @@ mod tests {
     fn highlights_every_kind_of_match() {
         let w = |s: &str| Term::Word(s.into());
         assert_eq!(
-            marked("Zadzwonię z prywatnej komórki.", Lang::Pl, &[w("zadzwonie"), w("komórka")]),
+            marked(
+                "Zadzwonię z prywatnej komórki.",
+                Lang::Pl,
+                &[w("zadzwonie"), w("komórka")]
+            ),
             ["Zadzwonię", "komórki"]
         );
         assert_eq!(
-            marked("Перезвоню с личного мобильного.", Lang::Ru, &[w("мобильный")]),
+            marked(
+                "Перезвоню с личного мобильного.",
+                Lang::Ru,
+                &[w("мобильный")]
+            ),
             ["мобильного"]
         );
         assert_eq!(marked("זה והסוד שלנו", Lang::He, &[w("סוד")]), ["והסוד"]);
         assert_eq!(
-            marked("my personal mobile", Lang::En, &[Term::Prefix("mobil".into())]),
+            marked(
+                "my personal mobile",
+                Lang::En,
+                &[Term::Prefix("mobil".into())]
+            ),
             ["mobile"]
         );
         assert_eq!(
             marked(
                 "my presonal mobile",
                 Lang::En,
-                &[Term::Fuzzy { word: "personal".into(), distance: 1 }]
+                &[Term::Fuzzy {
+                    word: "personal".into(),
+                    distance: 1
+                }]
             ),
             ["presonal"]
         );
-        assert_eq!(marked("Calling you", Lang::En, &[Term::Exact("call".into())]), Vec::<String>::new());
+        assert_eq!(
+            marked("Calling you", Lang::En, &[Term::Exact("call".into())]),
+            Vec::<String>::new()
+        );
         assert_eq!(marked("Calling you", Lang::En, &[w("call")]), ["Calling"]);
     }
 
