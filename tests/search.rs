@@ -282,8 +282,7 @@ fn phrase_across_two_segments_of_one_speaker() {
         (3_000, "agent", true)
     );
     assert!(
-        h.snippet.contains("<b>personal</b> mobile")
-            || h.snippet.contains("<b>personal</b> <b>mobile</b>"),
+        h.snippet.contains("my <b>personal mobile</b> tomorrow"),
         "{}",
         h.snippet
     );

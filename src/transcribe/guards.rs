@@ -8,7 +8,8 @@
 //!   `min_avg_logprob`, or which whisper itself thinks is no speech
 //!   (`no_speech_prob` above the threshold *and* a low log-probability), is dropped;
 //! - **repetition loops**: a run of words repeated more than `max_repeats`
-//!   times in a row is cut to `max_repeats` copies, and the same text
+//!   times in a row is cut to `max_repeats` copies (a single number to
+//!   eight: dictated digits repeat), and the same text
 //!   repeated in consecutive segments is kept `max_repeats` times at most.
 
 use crate::config::{GuardSettings, WhisperSettings};
@@ -16,6 +17,9 @@ use crate::model::WindowSegment;
 
 /// Longest phrase, in words, checked for loops.
 const MAX_LOOP_WORDS: usize = 8;
+/// Digits repeated are kept up to this many words: dictated phone
+/// and account numbers repeat digits ("5 5 5", "0 0 0 0") for real.
+const MAX_NUMBER_REPEATS: usize = 8;
 
 /// What the guards removed, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +128,15 @@ pub fn collapse_loops(text: &str, max_repeats: usize) -> Option<String> {
                 copies += 1;
                 end -= n;
             }
-            if copies >= max_repeats {
+            let numbers = phrase
+                .iter()
+                .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_digit()));
+            let limit = if numbers {
+                max_repeats.max(MAX_NUMBER_REPEATS.div_ceil(n))
+            } else {
+                max_repeats
+            };
+            if copies >= limit {
                 i += n;
                 changed = true;
                 skipped = true;
@@ -210,6 +222,12 @@ mod tests {
         );
         assert_eq!(collapse_loops("a normal sentence with no loop", 2), None);
         assert_eq!(collapse_loops("yes yes", 2), None);
+        // Dictated digits repeat for real; a loop of them is still cut.
+        assert_eq!(collapse_loops("5, 5, 5, 0, 1, 9, 9.", 2), None);
+        assert_eq!(
+            collapse_loops("1 1 1 1 1 1 1 1 1 1 1 1", 2).as_deref(),
+            Some("1 1 1 1 1 1 1 1")
+        );
     }
 
     #[test]
