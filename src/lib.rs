@@ -6,9 +6,13 @@
 //!
 //! ```text
 //! path ─decode→ DecodedAudio ─resample→ Pcm16k (per channel) ─vad→ SpeechSpans → Window
-//!      ─transcribe→ WindowTranscript ─(remap, guards)→ Transcript ─sink→ OUT/transcripts/
+//!      ─transcribe→ WindowTranscript ─(remap, guards)→ Transcript ─sinks→ OUT/transcripts/, OUT/index/
+//! foreign transcript ─import→ Transcript ─the same sinks
+//! OUT/index/ ─index::search→ SearchResults ─search_output→ table | JSON | CSV
 //! ```
 //!
+//! [`text`] holds the one definition of "the same word" (normalization and
+//! the per-language analyzers) that [`index`], [`eval`] and rules share.
 //! [`pipeline`] is the only module that knows about threads. [`models`]
 //! gets, converts and quantizes whisper models; [`eval`] measures how well a
 //! model and pipeline transcribe recordings with known texts.

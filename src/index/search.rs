@@ -14,6 +14,7 @@
 use std::collections::HashSet;
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
@@ -83,28 +84,48 @@ impl SearchIndex {
         let built = build(&self.fields, &node);
         let searcher = self.reader.searcher();
         let filters = filter_clauses(&self.fields, &req.filters);
-        let run = |kind: &str| -> Result<Vec<RawHit>> {
+        let keep = req.offset.saturating_add(req.limit);
+        let run = |kind: &str, collector: &TopHits| -> Result<TopFruit> {
             let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
                 (Occur::Must, built.query.box_clone()),
                 (Occur::Must, term_query(self.fields.kind, kind)),
             ];
             clauses.extend(filters.iter().map(|q| (Occur::Must, q.box_clone())));
             searcher
-                .search(&BooleanQuery::new(clauses), &AllHits)
+                .search(&BooleanQuery::new(clauses), collector)
                 .map_err(|e| Error::Other(format!("search: {e}")))
         };
-        let mut hits = run(KIND_SEGMENT)?;
-        if built.positive_words >= 2 {
-            let seen: HashSet<u64> = hits.iter().map(|h| h.key).collect();
-            hits.extend(
-                run(KIND_PAIR)?.into_iter().filter(|p| {
-                    !seen.contains(&p.key) && !p.next.is_some_and(|n| seen.contains(&n))
-                }),
-            );
+        // Only a query of two or more words can match across a boundary;
+        // then the segment pass also hands over the keys of every segment
+        // it matched, so a boundary hit on one of them is not counted twice.
+        let spans = built.positive_words >= 2;
+        let segments = run(
+            KIND_SEGMENT,
+            &TopHits {
+                keep,
+                sort: req.sort,
+                want_keys: spans,
+                exclude: None,
+            },
+        )?;
+        let mut total = segments.count;
+        let mut top = segments.top;
+        if spans {
+            let seen: Arc<HashSet<u64>> = Arc::new(segments.keys.into_iter().collect());
+            let pairs = run(
+                KIND_PAIR,
+                &TopHits {
+                    keep,
+                    sort: req.sort,
+                    want_keys: false,
+                    exclude: Some(seen),
+                },
+            )?;
+            total += pairs.count;
+            top.extend(pairs.top);
         }
-        sort_hits(&mut hits, req.sort);
-        let total = hits.len();
-        let page = hits
+        sort_hits(&mut top, req.sort);
+        let page = top
             .iter()
             .skip(req.offset)
             .take(req.limit)
@@ -469,8 +490,6 @@ fn filter_clauses(f: &Fields, filters: &SearchFilters) -> Vec<Box<dyn Query>> {
 struct RawHit {
     address: DocAddress,
     score: Score,
-    /// The segment's key (a pair's first segment).
-    key: u64,
     /// A pair's second segment.
     next: Option<u64>,
     call_key: u64,
@@ -479,82 +498,157 @@ struct RawHit {
 }
 
 fn sort_hits(hits: &mut [RawHit], sort: SearchSort) {
+    hits.sort_by(|a, b| compare(a, b, sort));
+}
+
+fn compare(a: &RawHit, b: &RawHit, sort: SearchSort) -> std::cmp::Ordering {
     let newest_first = |h: &RawHit| std::cmp::Reverse(h.call_start.unwrap_or(i64::MIN));
+    let by_date = || {
+        newest_first(a)
+            .cmp(&newest_first(b))
+            .then(a.call_key.cmp(&b.call_key))
+            .then(a.start_ms.cmp(&b.start_ms))
+    };
     match sort {
-        SearchSort::Score => hits.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| newest_first(a).cmp(&newest_first(b)))
-                .then(a.call_key.cmp(&b.call_key))
-                .then(a.start_ms.cmp(&b.start_ms))
-        }),
-        SearchSort::Date => hits.sort_by(|a, b| {
-            newest_first(a)
-                .cmp(&newest_first(b))
-                .then(a.call_key.cmp(&b.call_key))
-                .then(a.start_ms.cmp(&b.start_ms))
-        }),
+        SearchSort::Score => b.score.total_cmp(&a.score).then_with(by_date),
+        SearchSort::Date => by_date(),
     }
 }
 
-/// Collects every matching document with what sorting and de-duplication need.
-struct AllHits;
+/// Counts the matches and keeps the best `keep` of them (in `sort`
+/// order); with `want_keys`, also every match's segment key; with
+/// `exclude`, skips (and does not count) pair documents either of whose
+/// segments is in the set.
+struct TopHits {
+    keep: usize,
+    sort: SearchSort,
+    want_keys: bool,
+    exclude: Option<Arc<HashSet<u64>>>,
+}
 
-struct AllHitsSegment {
+#[derive(Default)]
+struct TopFruit {
+    count: usize,
+    top: Vec<RawHit>,
+    keys: Vec<u64>,
+}
+
+struct TopHitsSegment {
     segment: u32,
+    keep: usize,
+    sort: SearchSort,
+    want_keys: bool,
+    exclude: Option<Arc<HashSet<u64>>>,
     key: Column<u64>,
     next: Column<u64>,
     call_key: Column<u64>,
     start_ms: Column<u64>,
     call_start: Column<DateTime>,
-    hits: Vec<RawHit>,
+    fruit: TopFruit,
+    /// The worst hit kept after the last cut: anything worse is skipped.
+    floor: Option<RawHit>,
 }
 
-impl Collector for AllHits {
-    type Fruit = Vec<RawHit>;
-    type Child = AllHitsSegment;
+impl Collector for TopHits {
+    type Fruit = TopFruit;
+    type Child = TopHitsSegment;
 
-    fn for_segment(&self, segment: u32, reader: &SegmentReader) -> tantivy::Result<AllHitsSegment> {
+    fn for_segment(
+        &self,
+        segment: u32,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<TopHitsSegment> {
         let ff = reader.fast_fields();
-        Ok(AllHitsSegment {
+        Ok(TopHitsSegment {
             segment,
+            keep: self.keep,
+            sort: self.sort,
+            want_keys: self.want_keys,
+            exclude: self.exclude.clone(),
             key: ff.u64("key")?,
             next: ff.u64("pair_next")?,
             call_key: ff.u64("call_key")?,
             start_ms: ff.u64("start_ms")?,
             call_start: ff.date("call_start")?,
-            hits: Vec::new(),
+            fruit: TopFruit::default(),
+            floor: None,
         })
     }
 
     fn requires_scoring(&self) -> bool {
-        true
+        self.sort == SearchSort::Score
     }
 
-    fn merge_fruits(&self, fruits: Vec<Vec<RawHit>>) -> tantivy::Result<Vec<RawHit>> {
-        Ok(fruits.into_iter().flatten().collect())
+    fn merge_fruits(&self, fruits: Vec<TopFruit>) -> tantivy::Result<TopFruit> {
+        let mut all = TopFruit::default();
+        for f in fruits {
+            all.count += f.count;
+            all.top.extend(f.top);
+            all.keys.extend(f.keys);
+        }
+        cut(&mut all.top, self.keep, self.sort);
+        Ok(all)
     }
 }
 
-impl SegmentCollector for AllHitsSegment {
-    type Fruit = Vec<RawHit>;
+/// Sorts `hits` and keeps the first `keep`.
+fn cut(hits: &mut Vec<RawHit>, keep: usize, sort: SearchSort) {
+    if hits.len() > keep {
+        if keep > 0 {
+            hits.select_nth_unstable_by(keep - 1, |a, b| compare(a, b, sort));
+        }
+        hits.truncate(keep);
+    }
+    hits.sort_by(|a, b| compare(a, b, sort));
+}
+
+impl SegmentCollector for TopHitsSegment {
+    type Fruit = TopFruit;
 
     fn collect(&mut self, doc: u32, score: Score) {
-        self.hits.push(RawHit {
+        let key = self.key.first(doc).unwrap_or(0);
+        let next = self.next.first(doc);
+        if let Some(seen) = &self.exclude
+            && (seen.contains(&key) || next.is_some_and(|n| seen.contains(&n)))
+        {
+            return;
+        }
+        self.fruit.count += 1;
+        if self.want_keys {
+            self.fruit.keys.push(key);
+        }
+        if self.keep == 0 {
+            return;
+        }
+        if self.sort == SearchSort::Score
+            && self.floor.as_ref().is_some_and(|f| score < f.score)
+        {
+            return;
+        }
+        let hit = RawHit {
             address: DocAddress::new(self.segment, doc),
             score,
-            key: self.key.first(doc).unwrap_or(0),
-            next: self.next.first(doc),
+            next,
             call_key: self.call_key.first(doc).unwrap_or(0),
-            call_start: self
-                .call_start
-                .first(doc)
-                .map(|d| d.into_timestamp_micros()),
+            call_start: self.call_start.first(doc).map(|d| d.into_timestamp_micros()),
             start_ms: self.start_ms.first(doc).unwrap_or(0),
-        });
+        };
+        if self
+            .floor
+            .as_ref()
+            .is_some_and(|f| compare(&hit, f, self.sort).is_gt())
+        {
+            return;
+        }
+        self.fruit.top.push(hit);
+        if self.fruit.top.len() >= 2 * self.keep.max(32) {
+            cut(&mut self.fruit.top, self.keep, self.sort);
+            self.floor = self.fruit.top.last().cloned();
+        }
     }
 
-    fn harvest(self) -> Vec<RawHit> {
-        self.hits
+    fn harvest(mut self) -> TopFruit {
+        cut(&mut self.fruit.top, self.keep, self.sort);
+        self.fruit
     }
 }

@@ -17,10 +17,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tantivy::{Index, IndexWriter, TantivyDocument, Term};
+use tantivy::{Index, IndexWriter, Term};
 
 use super::schema::{Fields, INDEX_SCHEMA, KIND_CALL};
-use super::{docs, index_dir, tantivy_error};
+use super::docs::{self, IndexDoc};
+use super::{index_dir, tantivy_error};
 use crate::error::{Error, Result};
 use crate::model::Transcript;
 use crate::sink::Sink;
@@ -126,7 +127,7 @@ fn check_version(dir: &Path) -> Result<()> {
 pub struct IndexWriterHandle {
     out_dir: PathBuf,
     fields: Fields,
-    writer: IndexWriter,
+    writer: IndexWriter<IndexDoc>,
     uncommitted: usize,
     last_commit: Instant,
     pending: fs_err::File,
@@ -222,7 +223,7 @@ impl IndexWriterHandle {
         Ok(())
     }
 
-    fn add(&mut self, doc: TantivyDocument) -> Result<()> {
+    fn add(&mut self, doc: IndexDoc) -> Result<()> {
         self.writer
             .add_document(doc)
             .map(|_| ())

@@ -186,6 +186,9 @@ fn word_runs(chunk: &str) -> Vec<(usize, usize)> {
 /// without a decomposition spelled plainly (`ł` → `l`, `ß` → `ss`).
 /// Language-independent; `ё` becomes `е` and `й` becomes `и`.
 pub fn fold(word: &str) -> String {
+    if word.is_ascii() {
+        return word.to_string();
+    }
     let mut out = String::with_capacity(word.len());
     for c in word.nfd() {
         if unicode_general_category::get_general_category(c)
