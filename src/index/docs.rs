@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use tantivy::DateTime;
 use tantivy::schema::document::{DeserializeError, DocumentDeserialize, DocumentDeserializer};
 use tantivy::schema::{Document, Field, OwnedValue};
 use tantivy::tokenizer::{PreTokenizedString, Token as TantivyToken};
-use tantivy::DateTime;
 
 use super::schema::{
     Fields, KIND_CALL, KIND_PAIR, KIND_SEGMENT, METADATA_FIELDS, key_of, segment_key,

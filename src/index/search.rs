@@ -553,11 +553,7 @@ impl Collector for TopHits {
     type Fruit = TopFruit;
     type Child = TopHitsSegment;
 
-    fn for_segment(
-        &self,
-        segment: u32,
-        reader: &SegmentReader,
-    ) -> tantivy::Result<TopHitsSegment> {
+    fn for_segment(&self, segment: u32, reader: &SegmentReader) -> tantivy::Result<TopHitsSegment> {
         let ff = reader.fast_fields();
         Ok(TopHitsSegment {
             segment,
@@ -620,9 +616,7 @@ impl SegmentCollector for TopHitsSegment {
         if self.keep == 0 {
             return;
         }
-        if self.sort == SearchSort::Score
-            && self.floor.as_ref().is_some_and(|f| score < f.score)
-        {
+        if self.sort == SearchSort::Score && self.floor.as_ref().is_some_and(|f| score < f.score) {
             return;
         }
         let hit = RawHit {
@@ -630,7 +624,10 @@ impl SegmentCollector for TopHitsSegment {
             score,
             next,
             call_key: self.call_key.first(doc).unwrap_or(0),
-            call_start: self.call_start.first(doc).map(|d| d.into_timestamp_micros()),
+            call_start: self
+                .call_start
+                .first(doc)
+                .map(|d| d.into_timestamp_micros()),
             start_ms: self.start_ms.first(doc).unwrap_or(0),
         };
         if self

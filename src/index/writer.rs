@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use tantivy::{Index, IndexWriter, Term};
 
-use super::schema::{Fields, INDEX_SCHEMA, KIND_CALL};
 use super::docs::{self, IndexDoc};
+use super::schema::{Fields, INDEX_SCHEMA, KIND_CALL};
 use super::{index_dir, tantivy_error};
 use crate::error::{Error, Result};
 use crate::model::Transcript;
