@@ -346,7 +346,7 @@ fn index(cmd: IndexCommand) -> Result<u8> {
 
 fn import(args: ImportArgs) -> Result<u8> {
     use crate::import::{self, ImportFormat, ImportOptions};
-    use crate::model::{InputReport, InputStatus, RUN_SCHEMA, RunReport};
+    use crate::model::{InputStatus, RUN_SCHEMA, RunReport};
     let format: ImportFormat = args
         .format
         .parse()
@@ -375,26 +375,10 @@ fn import(args: ImportArgs) -> Result<u8> {
             Ok(t)
         });
         inputs.push(match result {
-            Ok(t) => InputReport {
-                path: path.display().to_string(),
-                status: InputStatus::Ok,
-                call_id: Some(t.call_id.clone()),
-                error: None,
-                warnings: t.warnings.clone(),
-                audio_ms: t.duration_ms,
-                segments: t.segments.len(),
-            },
+            Ok(t) => crate::pipeline::ok_report(path, &t),
             Err(e) => {
                 eprintln!("error: {e}");
-                InputReport {
-                    path: path.display().to_string(),
-                    status: InputStatus::Failed,
-                    call_id: None,
-                    error: Some(e.to_string()),
-                    warnings: Vec::new(),
-                    audio_ms: 0,
-                    segments: 0,
-                }
+                crate::pipeline::failed(path, &e)
             }
         });
     }

@@ -399,15 +399,7 @@ pub fn run(
                         t.segments.len(),
                         t.call_id
                     );
-                    InputReport {
-                        path: path.display().to_string(),
-                        status: InputStatus::Ok,
-                        call_id: Some(t.call_id.clone()),
-                        error: None,
-                        warnings: t.warnings.clone(),
-                        audio_ms: t.duration_ms,
-                        segments: t.segments.len(),
-                    }
+                    ok_report(path, &t)
                 }
                 Err(e) => {
                     tracing::error!("{e}");
@@ -466,7 +458,21 @@ fn feed_sinks(sinks: &mut [Box<dyn Sink>], transcript: &Transcript) -> Result<()
     Ok(())
 }
 
-fn failed(path: &Path, error: &Error) -> InputReport {
+/// The report line of a call that went through.
+pub fn ok_report(path: &Path, t: &Transcript) -> InputReport {
+    InputReport {
+        path: path.display().to_string(),
+        status: InputStatus::Ok,
+        call_id: Some(t.call_id.clone()),
+        error: None,
+        warnings: t.warnings.clone(),
+        audio_ms: t.duration_ms,
+        segments: t.segments.len(),
+    }
+}
+
+/// The report line of an input that failed.
+pub fn failed(path: &Path, error: &Error) -> InputReport {
     let message = error.to_string();
     // Decode errors already start with the path; keep the summary's error
     // field to the reason.

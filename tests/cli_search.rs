@@ -287,3 +287,84 @@ fn index_rebuild_gives_the_same_hits() {
     let after: Vec<_> = queries.iter().map(|q| hits_of(q)).collect();
     assert_eq!(before, after);
 }
+
+/// Writes `calls` generated transcripts of 20 segments each straight into
+/// `OUT/transcripts/`.
+fn many_transcripts(out: &Path, calls: usize) {
+    use callsift::model::{Segment, TRANSCRIPT_SCHEMA, Transcript};
+    let dir = out.join("transcripts");
+    std::fs::create_dir_all(&dir).unwrap();
+    for c in 0..calls {
+        let call_id = format!("{c:020x}");
+        let t = Transcript {
+            schema: TRANSCRIPT_SCHEMA.into(),
+            call_id: call_id.clone(),
+            source_path: format!("/rec/{c}.wav"),
+            content_hash: format!("blake3:{call_id}"),
+            call_start: None,
+            duration_ms: 100_000,
+            channels: 2,
+            sample_rate_hz: 8000,
+            codec: "pcm_mulaw".into(),
+            metadata: Default::default(),
+            model: "scripted".into(),
+            languages: Default::default(),
+            segments: (0..20)
+                .map(|i| Segment {
+                    start_ms: i * 5_000,
+                    end_ms: i * 5_000 + 4_000,
+                    channel: (i % 2) as usize,
+                    speaker: if i % 2 == 0 { "agent" } else { "customer" }.into(),
+                    language: "pl".into(),
+                    text: format!(
+                        "zadzwonię z prywatnej komórki numer {c} linia {i} dobrze dziękuję"
+                    ),
+                    avg_logprob: -0.1,
+                    no_speech_prob: 0.0,
+                })
+                .collect(),
+            speech: Vec::new(),
+            warnings: Vec::new(),
+        };
+        std::fs::write(
+            dir.join(format!("{call_id}.json")),
+            serde_json::to_vec(&t).unwrap(),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_writer_killed_mid_rebuild_leaves_the_last_commit() {
+    let out = tempfile::tempdir().unwrap();
+    many_transcripts(out.path(), 1500);
+    bin()
+        .args(["index", "rebuild", "--out"])
+        .arg(out.path())
+        .assert()
+        .success();
+    assert_eq!(count(out.path(), "komorka"), 30_000);
+    // A second rebuild (one commit at its end) is killed with SIGKILL while
+    // it indexes: the index still opens and still holds the first build.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("callsift"))
+        .args(["index", "rebuild", "--out"])
+        .arg(out.path())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        still_running,
+        "the rebuild ended before it could be killed: make the corpus bigger"
+    );
+    assert_eq!(count(out.path(), "komorka"), 30_000);
+    // The dead writer's lock does not block the next one.
+    bin()
+        .args(["index", "rebuild", "--out"])
+        .arg(out.path())
+        .assert()
+        .success();
+    assert_eq!(count(out.path(), "\"prywatnej komórki\""), 30_000);
+}

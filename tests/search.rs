@@ -409,3 +409,19 @@ fn a_crash_before_commit_is_caught_up_on_open() {
     let ix = SearchIndex::open(dir.path()).unwrap();
     assert_eq!(places(&ix, "zadzwonie"), ["aaaa@4500", "eeee@0"]);
 }
+
+#[test]
+fn commits_are_batched_not_per_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let ts = corpus();
+    let mut sink = IndexSink::open(dir.path(), &WriterOptions::default()).unwrap();
+    for t in &ts {
+        sink.accept(t).unwrap();
+    }
+    // Accepted, not yet committed: a reader sees nothing yet.
+    let ix = SearchIndex::open(dir.path()).unwrap();
+    assert!(places(&ix, "zadzwonie").is_empty());
+    sink.finish().unwrap();
+    ix.reload().unwrap();
+    assert_eq!(places(&ix, "zadzwonie"), ["aaaa@4500", "eeee@0"]);
+}
