@@ -35,7 +35,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Transcribe recordings into OUT/transcripts/<call_id>.json
+    /// Transcribe recordings into OUT/transcripts/<call_id>.json and the search index
     #[command(after_help = EXIT_CODES_HELP)]
     Run(RunArgs),
     /// Print a call's dialogue: [00:01:23] agent: … (--at hh:mm:ss: the moment and a few turns around it)
@@ -79,7 +79,7 @@ pub struct RunArgs {
     /// Recording or folder (walked recursively; non-audio files are skipped); repeatable
     #[arg(long, short, value_name = "PATH", required = true)]
     pub input: Vec<PathBuf>,
-    /// Output folder (transcripts/, runs/)
+    /// Output folder (transcripts/, index/, runs/)
     #[arg(long, short, value_name = "DIR")]
     pub out: PathBuf,
     #[command(flatten)]
