@@ -290,8 +290,13 @@ pub struct SearchHit {
     pub source_path: String,
     /// Number of the segment in the transcript (0-based).
     pub segment: usize,
+    /// Where the segment starts and ends (a phrase across a boundary: the
+    /// first segment's start, the second's end).
     pub start_ms: u64,
     pub end_ms: u64,
+    /// The first matched word's moment, estimated from its place in the
+    /// segment's text (transcripts have segment times, not word times).
+    pub at_ms: u64,
     pub speaker: String,
     pub channel: usize,
     pub language: String,

@@ -1,7 +1,8 @@
 //! `callsift search` output: a table for people, JSON and CSV for programs.
 //!
 //! The table shows, per hit: the call's date, the time in the call
-//! (`hh:mm:ss`), the speaker, the call id, the snippet with the matched
+//! (`hh:mm:ss` of the first matched word, estimated within its segment),
+//! the speaker, the call id, the snippet with the matched
 //! words highlighted (bold on a terminal, `[…]` elsewhere) and the
 //! recording's path.
 
@@ -95,7 +96,7 @@ pub fn render_table(results: &SearchResults, color: bool, tz: &jiff::tz::TimeZon
             out,
             "{:<16}  {:<8}  {:<8}  {:<20}  {}  |  {}",
             date_of(hit, tz),
-            clock(hit.start_ms),
+            clock(hit.at_ms),
             hit.speaker,
             hit.call_id,
             marked_text(hit, open, close, TABLE_SNIPPET_CHARS),
@@ -122,6 +123,7 @@ struct JsonHit<'a> {
     source_path: &'a str,
     start_ms: u64,
     end_ms: u64,
+    at_ms: u64,
     time: String,
     speaker: &'a str,
     channel: usize,
@@ -146,7 +148,8 @@ pub fn render_json(results: &SearchResults) -> Result<String> {
             source_path: &h.source_path,
             start_ms: h.start_ms,
             end_ms: h.end_ms,
-            time: clock(h.start_ms),
+            at_ms: h.at_ms,
+            time: clock(h.at_ms),
             speaker: &h.speaker,
             channel: h.channel,
             language: &h.language,
@@ -166,12 +169,13 @@ pub fn render_json(results: &SearchResults) -> Result<String> {
     Ok(s)
 }
 
-pub const CSV_HEADER: [&str; 12] = [
+pub const CSV_HEADER: [&str; 13] = [
     "call_id",
     "call_start",
     "time",
     "start_ms",
     "end_ms",
+    "at_ms",
     "speaker",
     "language",
     "agent_id",
@@ -190,9 +194,10 @@ pub fn render_csv(results: &SearchResults) -> Result<String> {
         w.write_record([
             h.call_id.clone(),
             h.call_start.map(|t| t.to_string()).unwrap_or_default(),
-            clock(h.start_ms),
+            clock(h.at_ms),
             h.start_ms.to_string(),
             h.end_ms.to_string(),
+            h.at_ms.to_string(),
             h.speaker.clone(),
             h.language.clone(),
             h.agent_id.clone().unwrap_or_default(),

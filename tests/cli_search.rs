@@ -85,7 +85,10 @@ fn imported_transcripts_are_searchable_in_every_format() {
     let h = &hits[0];
     assert_eq!(h["speaker"], "customer");
     assert_eq!(h["start_ms"], 5120);
-    assert_eq!(h["time"], "00:00:05");
+    // "zamówienia" is about half way into the 5.12–8.00 s cue.
+    let at = h["at_ms"].as_u64().unwrap();
+    assert!((6_000..7_000).contains(&at), "{h}");
+    assert_eq!(h["time"], "00:00:06");
     assert!(
         h["snippet"].as_str().unwrap().contains("<b>zamówienia</b>"),
         "{h}"
@@ -104,7 +107,7 @@ fn imported_transcripts_are_searchable_in_every_format() {
     let o = search(out.path(), &["zamowienie"]);
     let table = stdout(&o);
     assert!(
-        table.contains("00:00:05") && table.contains("customer"),
+        table.contains("00:00:06") && table.contains("customer"),
         "{table}"
     );
     assert!(
@@ -120,7 +123,8 @@ fn imported_transcripts_are_searchable_in_every_format() {
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 1);
     assert_eq!(&rows[0][3], "5120");
-    assert!(rows[0][11].contains("[zamówienia]"));
+    assert_eq!(&rows[0][5], at.to_string());
+    assert!(rows[0][12].contains("[zamówienia]"));
 }
 
 #[test]

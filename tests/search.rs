@@ -286,6 +286,9 @@ fn phrase_across_two_segments_of_one_speaker() {
         "{}",
         h.snippet
     );
+    // "personal" is the last word of the 3.0–6.0 s segment: the hit's
+    // moment is placed near its end, not at the segment's start.
+    assert!((5_000..6_000).contains(&h.at_ms), "{}", h.at_ms);
     // The single word is found once, in its own segment: no duplicate
     // through the boundary document.
     assert_eq!(places(&ix, "mobile"), ["cccc@7000"]);

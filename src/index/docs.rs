@@ -124,6 +124,8 @@ pub fn call_documents(fields: &Fields, t: &Transcript) -> Vec<IndexDoc> {
         pair.add_text(fields.speaker, &s.speaker);
         pair.add_u64(fields.channel, s.channel as u64);
         pair.add_text(fields.language, &s.language);
+        pair.add_u64(fields.first_end_ms, s.end_ms);
+        pair.add_u64(fields.first_len, s.text.trim().len() as u64);
         pair.add_text(
             fields.text,
             format!("{} {}", s.text.trim(), next.text.trim()),

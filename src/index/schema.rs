@@ -57,6 +57,10 @@ pub struct Fields {
     pub pair_next: Field,
     pub start_ms: Field,
     pub end_ms: Field,
+    /// Pair documents: where the first segment ends, and the byte length
+    /// of its text at the start of `text` (to place a hit inside it).
+    pub first_end_ms: Field,
+    pub first_len: Field,
     pub speaker: Field,
     pub channel: Field,
     pub language: Field,
@@ -91,6 +95,8 @@ impl Fields {
         let pair_next = b.add_u64_field("pair_next", FAST);
         let start_ms = b.add_u64_field("start_ms", STORED | FAST);
         let end_ms = b.add_u64_field("end_ms", STORED);
+        let first_end_ms = b.add_u64_field("first_end_ms", STORED);
+        let first_len = b.add_u64_field("first_len", STORED);
         let speaker = b.add_text_field("speaker", STRING | STORED);
         let channel = b.add_u64_field("channel", STORED);
         let language = b.add_text_field("language", STRING | STORED);
@@ -124,6 +130,8 @@ impl Fields {
             pair_next,
             start_ms,
             end_ms,
+            first_end_ms,
+            first_len,
             speaker,
             channel,
             language,

@@ -157,11 +157,19 @@ impl SearchIndex {
             &text,
             highlight::find(&text, Lang::from_code(&language), terms),
         );
+        let start_ms = u64_of(f.start_ms);
+        let (first_end, first_len) = match raw.next {
+            Some(_) => (u64_of(f.first_end_ms), u64_of(f.first_len) as usize),
+            None => (u64_of(f.end_ms), text.len()),
+        };
+        let first_text = text.get(..first_len).unwrap_or(&text);
+        let at_ms = estimate_at(first_text, &highlights, start_ms, first_end);
         Ok(SearchHit {
+            at_ms,
             call_id: text_of(f.call_id),
             source_path: text_of(f.source_path),
             segment: u64_of(f.segment) as usize,
-            start_ms: u64_of(f.start_ms),
+            start_ms,
             end_ms: u64_of(f.end_ms),
             speaker: text_of(f.speaker),
             channel: u64_of(f.channel) as usize,
@@ -182,6 +190,21 @@ impl SearchIndex {
             across_segments: raw.next.is_some(),
         })
     }
+}
+
+/// The moment of the first matched word, estimated from its place among
+/// the characters of the segment that spans `start_ms..end_ms`
+/// (transcripts carry segment times, not word times).
+fn estimate_at(text: &str, highlights: &[(usize, usize)], start_ms: u64, end_ms: u64) -> u64 {
+    let Some(&(from, _)) = highlights.first() else {
+        return start_ms;
+    };
+    let total = text.chars().count().max(1) as u64;
+    let before = text
+        .get(..from)
+        .map_or(total, |t| t.chars().count() as u64)
+        .min(total);
+    start_ms + end_ms.saturating_sub(start_ms) * before / total
 }
 
 /// Joins highlights with only whitespace between them, so a phrase is
