@@ -177,6 +177,25 @@ fn invalid_queries_exit_2_and_point_at_the_problem() {
 }
 
 #[test]
+fn bad_dates_and_times_are_usage_errors() {
+    let out = imported();
+    let o = search(out.path(), &["dzień", "--from", "yesterday"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--from `yesterday`"));
+    let id = json_hits(out.path(), &["zamowienie"])[0]["call_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let o = bin()
+        .args(["show", &id, "--at", "1:75", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--at `1:75`"));
+}
+
+#[test]
 fn a_folder_without_an_index_says_how_to_make_one() {
     let out = tempfile::tempdir().unwrap();
     let o = search(out.path(), &["mobile"]);

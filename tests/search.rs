@@ -113,7 +113,7 @@ fn corpus() -> Vec<Transcript> {
             None,
             &[
                 (500, 3_000, 0, "שָׁלוֹם, זה והסוד המסחרי שלנו."),
-                (3_500, 6_000, 1, "אני אתקשר מהטלפון הפרטי."),
+                (3_500, 6_000, 1, "אני אתקשר מהטלפון הפרטי, אמר דובר צה״ל."),
             ],
         ),
         // Typed without diacritics and with е for ё: the other direction.
@@ -219,6 +219,9 @@ fn hebrew_prefixes_and_niqqud() {
     assert_eq!(places(&ix, "והסוד"), ["dddd@500"]);
     assert_eq!(places(&ix, "\"סוד מסחרי\""), ["dddd@500"]);
     assert_eq!(places(&ix, "טלפון"), ["dddd@3500"]);
+    // Gershayim as typed on most keyboards (ASCII ") finds the real one.
+    assert_eq!(places(&ix, "צה\"ל"), ["dddd@3500"]);
+    assert_eq!(places(&ix, "\"דובר צה\"ל\""), ["dddd@3500"]);
     // Niqqud ignored both ways.
     assert_eq!(places(&ix, "שלום"), ["9999@0", "dddd@500"]);
     assert_eq!(places(&ix, "שָׁלוֹם"), ["9999@0", "dddd@500"]);
@@ -323,6 +326,7 @@ fn filters_each_narrow() {
         ["aaaa", "bbbb", "cccc", "eeee"]
     );
     assert_eq!(run(&|f| f.language = Some("he".into())), ["dddd"]);
+    assert_eq!(run(&|f| f.language = Some("he-IL".into())), ["dddd"]);
     assert_eq!(run(&|f| f.call = Some("bbbb".into())), ["bbbb"]);
     assert_eq!(
         run(&|f| {

@@ -176,6 +176,16 @@ fn has_positive(node: &Node) -> bool {
     }
 }
 
+/// An ASCII `"` between two Hebrew letters is gershayim (`צה"ל`), typed
+/// for ״ on keyboards without it: part of the word, not a quote.
+fn is_gershayim(chars: &[char], i: usize) -> bool {
+    let hebrew = |c: &char| ('\u{05D0}'..='\u{05EA}').contains(c);
+    chars[i] == '"'
+        && i > 0
+        && chars.get(i - 1).is_some_and(hebrew)
+        && chars.get(i + 1).is_some_and(hebrew)
+}
+
 fn is_special(c: char) -> bool {
     matches!(c, '(' | ')' | '"')
 }
@@ -201,10 +211,10 @@ fn lex(query: &str) -> Result<Vec<(usize, Tok)>, QueryError> {
                 i += 1;
             }
             '"' | '“' | '”' | '„' | '«' | '»' => {
-                let close = chars[i + 1..]
-                    .iter()
-                    .position(|&c| matches!(c, '"' | '“' | '”' | '»'))
-                    .map(|p| p + i + 1)
+                let close = (i + 1..chars.len())
+                    .find(|&j| {
+                        matches!(chars[j], '"' | '“' | '”' | '»') && !is_gershayim(&chars, j)
+                    })
                     .ok_or_else(|| QueryError::at(start, "this quote is never closed"))?;
                 let text: String = chars[i + 1..close].iter().collect();
                 i = close + 1;
@@ -230,7 +240,10 @@ fn lex(query: &str) -> Result<Vec<(usize, Tok)>, QueryError> {
                 i += 1;
             }
             _ => {
-                while i < chars.len() && !chars[i].is_whitespace() && !is_special(chars[i]) {
+                while i < chars.len()
+                    && !chars[i].is_whitespace()
+                    && (!is_special(chars[i]) || is_gershayim(&chars, i))
+                {
                     if chars[i] == ':' {
                         break;
                     }
@@ -525,6 +538,16 @@ mod tests {
                     value: "agent".into()
                 },
             ])
+        );
+        // Hebrew gershayim typed as an ASCII quote stays in the word.
+        assert_eq!(parse("צה\"ל", false).unwrap(), w("צה\"ל"));
+        assert_eq!(
+            parse("\"דובר צה\"ל אמר\"", false).unwrap(),
+            Node::Phrase {
+                text: "דובר צה\"ל אמר".into(),
+                exact: false,
+                slop: 0
+            }
         );
         assert_eq!(
             parse("word~", true).unwrap(),

@@ -453,7 +453,15 @@ fn filter_query(f: &Fields, field: FilterField, value: &str) -> Box<dyn Query> {
     let meta = |name: &str| f.meta_field(name).expect("metadata field");
     match field {
         FilterField::Speaker => term_query(f.speaker, value),
-        FilterField::Language => term_query(f.language, &value.to_ascii_lowercase()),
+        // `ru-RU`, `RU` and `ru` alike: segments carry the bare code.
+        FilterField::Language => term_query(
+            f.language,
+            &value
+                .split(['-', '_'])
+                .next()
+                .unwrap_or(value)
+                .to_ascii_lowercase(),
+        ),
         FilterField::Call => call_query(f, value),
         FilterField::Agent => term_query(meta("agent_id"), value),
         FilterField::Customer => term_query(meta("customer_number"), value),
