@@ -268,6 +268,21 @@ fn is_speaker_label(label: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// (start, end, speaker, text) of every parsed cue.
+    fn cues(p: &Parsed) -> Vec<(u64, u64, String, String)> {
+        p.segments
+            .iter()
+            .map(|s| {
+                (
+                    s.start_ms,
+                    s.end_ms,
+                    s.speaker.clone().unwrap(),
+                    s.text.clone(),
+                )
+            })
+            .collect()
+    }
+
     fn text_of(cue_lines: &[&str]) -> (Option<String>, String) {
         cue_text(cue_lines)
     }
@@ -325,18 +340,7 @@ mod tests {
         let srt = "1\r\n00:00:01,000 --> 00:00:04,500 X1:10\r\nAgent: Dzień dobry,\r\nw czym mogę pomóc?\r\n\r\n\
                    2\r\n00:00:05,000 --> 00:00:06,250\r\n[Customer] Tak.\r\n";
         let p = parse_srt(srt).unwrap();
-        let got: Vec<_> = p
-            .segments
-            .iter()
-            .map(|s| {
-                (
-                    s.start_ms,
-                    s.end_ms,
-                    s.speaker.clone().unwrap(),
-                    s.text.clone(),
-                )
-            })
-            .collect();
+        let got = cues(&p);
         assert_eq!(
             got,
             [
@@ -375,18 +379,7 @@ mod tests {
                    00:00:05.000 --> 00:00:06.000\n<v Customer>היי</v>\n";
         let p = parse_vtt(vtt).unwrap();
         assert_eq!(p.language.as_deref(), Some("he"));
-        let got: Vec<_> = p
-            .segments
-            .iter()
-            .map(|s| {
-                (
-                    s.start_ms,
-                    s.end_ms,
-                    s.speaker.clone().unwrap(),
-                    s.text.clone(),
-                )
-            })
-            .collect();
+        let got = cues(&p);
         assert_eq!(
             got,
             [
