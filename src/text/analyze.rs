@@ -367,6 +367,10 @@ mod tests {
         assert_eq!(stem(Lang::Ru, "мобильный"), stem(Lang::Ru, "мобильного"));
         assert_eq!(stem(Lang::Ru, "телефонный"), stem(Lang::Ru, "телефонного"));
         assert_eq!(stem(Lang::Pl, "komórka"), stem(Lang::Pl, "komórki"));
+        assert_eq!(
+            query_form(Lang::Pl, "komórkę"),
+            query_form(Lang::Pl, "komorka")
+        );
         assert_eq!(stem(Lang::Pl, "prywatnej"), stem(Lang::Pl, "prywatna"));
         assert_eq!(stem(Lang::En, "calling"), stem(Lang::En, "call"));
         assert_eq!(stem(Lang::Ru, "ёлка"), stem(Lang::Ru, "елка"));
