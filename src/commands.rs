@@ -182,8 +182,7 @@ fn output_sinks(out_dir: &Path) -> Result<Vec<Box<dyn Sink>>> {
 
 fn show(args: ShowArgs) -> Result<u8> {
     use crate::show;
-    let path = show::find_transcript(&args.out, &args.call_id)?;
-    let t = crate::sink::transcript_json::read_transcript(&path)?;
+    let t = show::load(&args.out, &args.call_id)?;
     let (text, lines, at) = match &args.at {
         Some(at) => {
             let at_ms = show::parse_clock(at)?;

@@ -158,10 +158,9 @@ pub fn render_around(t: &Transcript, at_ms: u64, context: usize) -> (String, usi
     (out, to - from)
 }
 
-/// Reads and renders the transcript of `call_id`.
-pub fn show(out_dir: &Path, call_id: &str) -> Result<String> {
-    let path = find_transcript(out_dir, call_id)?;
-    Ok(render_dialogue(&read_transcript(&path)?))
+/// Reads the transcript of `call_id` (or of a unique prefix of one).
+pub fn load(out_dir: &Path, call_id: &str) -> Result<Transcript> {
+    read_transcript(&find_transcript(out_dir, call_id)?)
 }
 
 #[cfg(test)]

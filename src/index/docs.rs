@@ -98,14 +98,7 @@ pub fn call_documents(fields: &Fields, t: &Transcript) -> Vec<IndexDoc> {
     marker.add_u64(fields.key, key_of(&[&t.call_id]));
     docs.push(marker);
     for (i, (s, a)) in t.segments.iter().zip(&analyzed).enumerate() {
-        let mut doc = call.base(KIND_SEGMENT);
-        doc.add_u64(fields.segment, i as u64);
-        doc.add_u64(fields.key, segment_key(&t.call_id, i));
-        doc.add_u64(fields.start_ms, s.start_ms);
-        doc.add_u64(fields.end_ms, s.end_ms);
-        doc.add_text(fields.speaker, &s.speaker);
-        doc.add_u64(fields.channel, s.channel as u64);
-        doc.add_text(fields.language, &s.language);
+        let mut doc = call.segment(KIND_SEGMENT, i, s.end_ms);
         doc.add_text(fields.text, &s.text);
         add_analyzed(fields, &mut doc, a);
         docs.push(doc);
@@ -114,16 +107,9 @@ pub fn call_documents(fields: &Fields, t: &Transcript) -> Vec<IndexDoc> {
             continue;
         };
         let next = &t.segments[j];
-        let mut pair = call.base(KIND_PAIR);
-        pair.add_u64(fields.segment, i as u64);
+        let mut pair = call.segment(KIND_PAIR, i, next.end_ms);
         pair.add_u64(fields.segment_next, j as u64);
-        pair.add_u64(fields.key, segment_key(&t.call_id, i));
         pair.add_u64(fields.pair_next, segment_key(&t.call_id, j));
-        pair.add_u64(fields.start_ms, s.start_ms);
-        pair.add_u64(fields.end_ms, next.end_ms);
-        pair.add_text(fields.speaker, &s.speaker);
-        pair.add_u64(fields.channel, s.channel as u64);
-        pair.add_text(fields.language, &s.language);
         pair.add_u64(fields.first_end_ms, s.end_ms);
         pair.add_u64(fields.first_len, s.text.trim().len() as u64);
         pair.add_text(
@@ -227,6 +213,20 @@ impl<'a> CallFields<'a> {
             call_key: key_of(&[&t.call_id]),
             meta,
         }
+    }
+
+    /// The fields of segment `i` (a pair's first segment), ending at `end_ms`.
+    fn segment(&self, kind: &str, i: usize, end_ms: u64) -> IndexDoc {
+        let (f, s) = (self.fields, &self.t.segments[i]);
+        let mut doc = self.base(kind);
+        doc.add_u64(f.segment, i as u64);
+        doc.add_u64(f.key, segment_key(&self.t.call_id, i));
+        doc.add_u64(f.start_ms, s.start_ms);
+        doc.add_u64(f.end_ms, end_ms);
+        doc.add_text(f.speaker, &s.speaker);
+        doc.add_u64(f.channel, s.channel as u64);
+        doc.add_text(f.language, &s.language);
+        doc
     }
 
     fn base(&self, kind: &str) -> IndexDoc {

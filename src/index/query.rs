@@ -179,7 +179,7 @@ fn has_positive(node: &Node) -> bool {
 /// An ASCII `"` between two Hebrew letters is gershayim (`צה"ל`), typed
 /// for ״ on keyboards without it: part of the word, not a quote.
 fn is_gershayim(chars: &[char], i: usize) -> bool {
-    let hebrew = |c: &char| ('\u{05D0}'..='\u{05EA}').contains(c);
+    let hebrew = |c: &char| crate::text::is_hebrew_letter(*c);
     chars[i] == '"'
         && i > 0
         && chars.get(i - 1).is_some_and(hebrew)

@@ -406,7 +406,7 @@ fn fuzzy_query(f: &Fields, word: &str, exact: bool, distance: u8) -> Box<dyn Que
     }
     let mut clauses = vec![fuzzy(f.t_folded, &analyze::fold(word))];
     // Hebrew words behind their prefixes live in t_he only.
-    if word.chars().any(|c| ('\u{05D0}'..='\u{05EA}').contains(&c)) {
+    if word.chars().any(crate::text::is_hebrew_letter) {
         clauses.push(fuzzy(f.t_he, word));
     }
     Box::new(BooleanQuery::new(clauses))
@@ -454,14 +454,7 @@ fn filter_query(f: &Fields, field: FilterField, value: &str) -> Box<dyn Query> {
     match field {
         FilterField::Speaker => term_query(f.speaker, value),
         // `ru-RU`, `RU` and `ru` alike: segments carry the bare code.
-        FilterField::Language => term_query(
-            f.language,
-            &value
-                .split(['-', '_'])
-                .next()
-                .unwrap_or(value)
-                .to_ascii_lowercase(),
-        ),
+        FilterField::Language => term_query(f.language, &analyze::primary_subtag(value)),
         FilterField::Call => call_query(f, value),
         FilterField::Agent => term_query(meta("agent_id"), value),
         FilterField::Customer => term_query(meta("customer_number"), value),

@@ -44,8 +44,7 @@ impl Lang {
 
     /// From an ISO 639 code (`pl`, `pol`, `ru-RU`, `EN`, `iw`); anything else is `Other`.
     pub fn from_code(code: &str) -> Lang {
-        let primary = code.trim().split(['-', '_']).next().unwrap_or("");
-        match primary.to_ascii_lowercase().as_str() {
+        match primary_subtag(code).as_str() {
             "en" | "eng" => Lang::En,
             "pl" | "pol" => Lang::Pl,
             "ru" | "rus" => Lang::Ru,
@@ -72,6 +71,15 @@ impl Lang {
             Lang::He | Lang::Other => None,
         }
     }
+}
+
+/// The language part of a code, lowercased: `ru-RU`, `RU`, `ru_RU` → `ru`.
+pub fn primary_subtag(code: &str) -> String {
+    code.trim()
+        .split(['-', '_'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
 /// One word of a text: its exact (normalized) form and where it stands.

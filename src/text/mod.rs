@@ -133,8 +133,7 @@ pub fn words(text: &str, language: Option<&str>) -> Vec<String> {
 /// Whether `language` names Russian: `ru`, `rus`, any case, with or without
 /// a region (`ru-RU`, `ru_RU`).
 fn is_russian(language: &str) -> bool {
-    let primary = language.trim().split(['-', '_']).next().unwrap_or("");
-    primary.eq_ignore_ascii_case("ru") || primary.eq_ignore_ascii_case("rus")
+    analyze::Lang::from_code(language) == analyze::Lang::Ru
 }
 
 /// Rule 5: marks the separators inside grouped numbers (see the module
