@@ -66,10 +66,7 @@ fn main() {
         },
     )
     .unwrap();
-    let engine = Engine {
-        transcriber: transcriber.clone(),
-        pipeline: settings,
-    };
+    let engine = Engine::new(transcriber.clone(), settings, "bench").unwrap();
     let hash = pipeline::content_hash(&path).unwrap();
 
     let t0 = Instant::now();

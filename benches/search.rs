@@ -384,6 +384,10 @@ fn generate(n_segments: usize, vocabs: &[Vocab], seed: u64) -> Corpus {
             segments,
             speech: Vec::new(),
             warnings: Vec::new(),
+            metadata_source: Default::default(),
+            pipeline: "test".into(),
+            processed_at: None,
+            processing_ms: None,
             call_id,
         });
     }

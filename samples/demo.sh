@@ -45,5 +45,13 @@ search '"phone number"' 'English phrase, agent asks for it'
 search 'пароля' 'Russian: the genitive finds the agent asking for the "пароль"'
 search 'dzien' 'Polish without diacritics: finds "Dzień"'
 
-echo "transcripts: $out/transcripts/   run summary: $out-summary.json"
+# The calls table (OUT/parquet/, written by run) summarised per agent; the
+# agents, directions and start times come from the sidecar JSON beside each
+# sample (see samples/README.md).
+echo "== report --by agent =="
+"$bin" report --out "$out" --by agent --html "$out/report.html" || true
+echo
+
+echo "transcripts: $out/transcripts/   tables: $out/parquet/   page: $out/report.html"
+echo "run summary: $out-summary.json"
 exit "$status"

@@ -35,7 +35,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Transcribe recordings into OUT/transcripts/<call_id>.json and the search index
+    /// Transcribe recordings into OUT/transcripts/<call_id>.json, the search index and the Parquet tables
     #[command(after_help = EXIT_CODES_HELP)]
     Run(RunArgs),
     /// Print a call's dialogue: [00:01:23] agent: … (--at hh:mm:ss: the moment and a few turns around it)
@@ -49,6 +49,11 @@ pub enum Command {
     /// Manage the search index OUT/index/
     #[command(subcommand)]
     Index(IndexCommand),
+    /// Manage the Parquet tables OUT/parquet/ (calls, segments)
+    #[command(subcommand)]
+    Tables(TablesCommand),
+    /// Summarise calls from the tables: hours, talk ratio, interruptions, silence (--html: a page)
+    Report(ReportArgs),
     /// List, fetch and import whisper models
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -79,7 +84,7 @@ pub struct RunArgs {
     /// Recording or folder (walked recursively; non-audio files are skipped); repeatable
     #[arg(long, short, value_name = "PATH", required = true)]
     pub input: Vec<PathBuf>,
-    /// Output folder (transcripts/, index/, runs/)
+    /// Output folder (transcripts/, index/, parquet/, runs/)
     #[arg(long, short, value_name = "DIR")]
     pub out: PathBuf,
     #[command(flatten)]
@@ -186,7 +191,7 @@ pub struct ImportArgs {
     /// Transcript files: callsift JSON, whisper.cpp JSON (-oj/-ojf), WhisperX/faster-whisper JSON, Amazon Transcribe JSON, SRT, WebVTT
     #[arg(required = true, value_name = "FILES")]
     pub files: Vec<PathBuf>,
-    /// Output folder (transcripts/, index/)
+    /// Output folder (transcripts/, index/, parquet/)
     #[arg(long, short, value_name = "DIR")]
     pub out: PathBuf,
     /// Format of the files; auto detects it from each file's content
@@ -195,6 +200,9 @@ pub struct ImportArgs {
     /// Language of files that do not say (ISO 639-1: pl, ru, he, en)
     #[arg(long, value_name = "LANG")]
     pub language: Option<String>,
+    /// Pipeline file whose [metadata] (file-name patterns, sidecars, CDR) and [metrics] apply
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: Option<PathBuf>,
     /// Print the run summary as JSON on stdout
     #[arg(long)]
     pub json: bool,
@@ -208,6 +216,45 @@ pub enum IndexCommand {
         #[arg(long, short, value_name = "DIR")]
         out: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TablesCommand {
+    /// Rebuild OUT/parquet/ from OUT/transcripts/ alone (swapped in whole; readers see the old tables until then)
+    Rebuild {
+        /// Output folder
+        #[arg(long, short, value_name = "DIR")]
+        out: PathBuf,
+        /// Pipeline file whose [metrics] settings apply (interruption and monologue thresholds)
+        #[arg(long, value_name = "FILE")]
+        pipeline: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GroupByArg {
+    Agent,
+    Day,
+    Direction,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output folder with parquet/ (made by `run` and `import`)
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Calls that started on or after this date (YYYY-MM-DD, local time) or moment (RFC 3339)
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Calls that started on or before this date (the whole day), or before this moment
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// One line per agent, per day (local time) or per direction
+    #[arg(long, value_enum, default_value_t = GroupByArg::Agent)]
+    pub by: GroupByArg,
+    /// Also write a self-contained HTML page (tables and plots, no server needed)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,14 +6,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::cli::{
-    Cli, Command, EvalArgs, ImportArgs, IndexCommand, ModelsCommand, RunArgs, SearchArgs,
-    SearchFormat, ShowArgs, SortArg, TranscribeArgs,
+    Cli, Command, EvalArgs, GroupByArg, ImportArgs, IndexCommand, ModelsCommand, ReportArgs,
+    RunArgs, SearchArgs, SearchFormat, ShowArgs, SortArg, TablesCommand, TranscribeArgs,
 };
 use crate::config::{self, PipelineFile, Settings};
 use crate::error::{Error, Result};
 use crate::pipeline::{self, Engine, RunOptions};
 use crate::report;
-use crate::sink::{Sink, TranscriptJsonSink};
+use crate::sink;
 use crate::transcribe::whisper::{LoadOptions, WhisperTranscriber};
 
 /// Every recording processed.
@@ -33,6 +33,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Search(args) => search(args),
         Command::Import(args) => import(args),
         Command::Index(cmd) => index(cmd),
+        Command::Tables(cmd) => tables(cmd),
+        Command::Report(args) => report_calls(args),
         Command::Models(cmd) => models(cmd),
         Command::Eval(args) => eval(args),
     }
@@ -52,15 +54,20 @@ fn default_threads() -> usize {
         .min(4)
 }
 
-/// Loads the pipeline file (or defaults) and applies flag overrides.
-fn load_pipeline(args: &TranscribeArgs) -> Result<PipelineFile> {
-    let mut pipeline = match &args.pipeline {
+/// Loads a pipeline file, or the defaults without one.
+fn load_pipeline_file(path: Option<&Path>) -> Result<PipelineFile> {
+    match path {
         Some(path) => PipelineFile::load(path).map_err(|e| match e {
             Error::Io(io) => Error::Usage(format!("pipeline file: {io}")),
             other => other,
-        })?,
-        None => PipelineFile::default(),
-    };
+        }),
+        None => Ok(PipelineFile::default()),
+    }
+}
+
+/// Loads the pipeline file (or defaults) and applies flag overrides.
+fn load_pipeline(args: &TranscribeArgs) -> Result<PipelineFile> {
+    let mut pipeline = load_pipeline_file(args.pipeline.as_deref())?;
     if let Some(lang) = &args.language {
         config::validate_language_flag(lang)?;
         pipeline.whisper.language = lang.clone();
@@ -83,6 +90,18 @@ fn resolve_transcribe(args: &TranscribeArgs) -> Result<(PipelineFile, std::path:
     )?;
     let threads = args.threads.unwrap_or_else(default_threads);
     Ok((pipeline, model_path, threads))
+}
+
+/// The name transcripts record for the pipeline: the file's stem, or
+/// `default` when none was given.
+fn pipeline_name(args: &TranscribeArgs) -> String {
+    args.pipeline
+        .as_deref()
+        .and_then(Path::file_stem)
+        .map_or_else(
+            || "default".to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        )
 }
 
 /// Resolves flags, environment and pipeline file into [`Settings`].
@@ -140,11 +159,12 @@ fn run(args: RunArgs) -> Result<u8> {
         settings.threads,
         true,
     )?;
-    let engine = Engine {
-        transcriber: Arc::new(transcriber),
-        pipeline: settings.pipeline.clone(),
-    };
-    let mut sinks = output_sinks(&settings.out_dir)?;
+    let engine = Engine::new(
+        Arc::new(transcriber),
+        settings.pipeline.clone(),
+        &pipeline_name(&args.transcribe),
+    )?;
+    let mut sinks = sink::output_sinks(&settings.out_dir, &settings.pipeline.metrics)?;
     let run_report = pipeline::run(
         &settings.inputs,
         &engine,
@@ -166,18 +186,6 @@ fn run(args: RunArgs) -> Result<u8> {
     } else {
         EXIT_OK
     })
-}
-
-/// The sinks every finished call goes to, transcript first (the source of
-/// truth), then the index derived from it.
-fn output_sinks(out_dir: &Path) -> Result<Vec<Box<dyn Sink>>> {
-    Ok(vec![
-        Box::new(TranscriptJsonSink::new(out_dir)?),
-        Box::new(crate::index::IndexSink::open(
-            out_dir,
-            &crate::index::WriterOptions::default(),
-        )?),
-    ])
 }
 
 fn show(args: ShowArgs) -> Result<u8> {
@@ -343,6 +351,81 @@ fn index(cmd: IndexCommand) -> Result<u8> {
     }
 }
 
+fn tables(cmd: TablesCommand) -> Result<u8> {
+    match cmd {
+        TablesCommand::Rebuild { out, pipeline } => {
+            if !crate::sink::transcript_json::transcripts_dir(&out).is_dir() {
+                return Err(Error::Usage(format!(
+                    "{}: no transcripts/ folder to rebuild the tables from",
+                    out.display()
+                )));
+            }
+            let pipeline = load_pipeline_file(pipeline.as_deref())?;
+            let report = crate::tables::rebuild(&out, &pipeline.metrics)?;
+            for f in &report.failed {
+                eprintln!("error: {f}");
+            }
+            eprintln!(
+                "tables rebuilt: {} calls, {} segments{}",
+                report.calls,
+                report.segments,
+                if report.failed.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} transcripts failed", report.failed.len())
+                }
+            );
+            Ok(if report.failed.is_empty() {
+                EXIT_OK
+            } else {
+                EXIT_SOME_FAILED
+            })
+        }
+    }
+}
+
+/// `callsift report`: the calls table, summarised for a terminal (and a page).
+fn report_calls(args: ReportArgs) -> Result<u8> {
+    use crate::call_report::{self, GroupBy};
+    let from = args
+        .from
+        .as_deref()
+        .map(|v| parse_date_bound("--from", v, false))
+        .transpose()?;
+    let to = args
+        .to
+        .as_deref()
+        .map(|v| parse_date_bound("--to", v, true))
+        .transpose()?;
+    let rows = crate::tables::read_calls(&args.out)?;
+    let rows = call_report::filter_dates(rows, from, to);
+    let by = match args.by {
+        GroupByArg::Agent => GroupBy::Agent,
+        GroupByArg::Day => GroupBy::Day,
+        GroupByArg::Direction => GroupBy::Direction,
+    };
+    let tz = jiff::tz::TimeZone::system();
+    let summary = call_report::summarize(&rows, by, &tz);
+    audit(
+        &args.out,
+        "report",
+        None,
+        serde_json::json!({ "from": args.from, "to": args.to, "by": format!("{:?}", args.by).to_lowercase() }),
+        rows.len(),
+    )?;
+    print!("{}", call_report::render_text(&summary));
+    if let Some(path) = &args.html {
+        let title = format!("callsift report: {}", args.out.display());
+        crate::atomic::write(
+            path,
+            call_report::render_html(&summary, &title).as_bytes(),
+            crate::atomic::Access::Private,
+        )?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(EXIT_OK)
+}
+
 fn import(args: ImportArgs) -> Result<u8> {
     use crate::import::{self, ImportFormat, ImportOptions};
     use crate::model::{InputStatus, RUN_SCHEMA, RunReport};
@@ -361,13 +444,20 @@ fn import(args: ImportArgs) -> Result<u8> {
     let options = ImportOptions {
         language: args.language.clone(),
     };
+    let pipeline = load_pipeline_file(args.pipeline.as_deref())?;
+    let resolver = crate::metadata::MetadataResolver::new(&pipeline.metadata)?;
     fs_err::create_dir_all(&args.out)?;
     let started_at = jiff::Timestamp::now();
     let clock = std::time::Instant::now();
-    let mut sinks = output_sinks(&args.out)?;
+    let mut sinks = sink::output_sinks(&args.out, &pipeline.metrics)?;
     let mut inputs = Vec::new();
     for path in &args.files {
-        let result = import::import_file(path, format, &options).and_then(|t| {
+        let imported = import::import_file(path, format, &options).map(|mut t| {
+            import::apply_metadata(&mut t, path, &resolver);
+            t.processed_at.get_or_insert_with(jiff::Timestamp::now);
+            t
+        });
+        let result = imported.and_then(|t| {
             for sink in sinks.iter_mut() {
                 sink.accept(&t)?;
             }
@@ -501,10 +591,7 @@ fn eval(args: EvalArgs) -> Result<u8> {
     let refs = eval::read_refs(&args.refs)?;
     let transcriber = Arc::new(load_transcriber(&model_path, &pipeline, threads, true)?);
     let model_name = crate::transcribe::Transcriber::model_name(transcriber.as_ref()).to_string();
-    let engine = Engine {
-        transcriber,
-        pipeline,
-    };
+    let engine = Engine::new(transcriber, pipeline, &pipeline_name(&args.transcribe))?;
     let mut systems = vec![eval::evaluate("pipeline", &refs, &mut |entry| {
         let hash = pipeline::content_hash(&entry.path)?;
         let t = pipeline::process_file(&entry.path, &hash, &engine)?;

@@ -23,6 +23,8 @@ pub struct PipelineFile {
     pub vad: VadSettings,
     pub whisper: WhisperSettings,
     pub guards: GuardSettings,
+    pub metadata: crate::metadata::MetadataSettings,
+    pub metrics: crate::analyze::MetricsSettings,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -235,6 +237,9 @@ impl PipelineFile {
         {
             file.model.path = Some(dir.join(model));
         }
+        if let Some(dir) = path.parent() {
+            file.metadata.resolve_paths(dir);
+        }
         file.validate().map_err(|message| Error::Config {
             path: path.to_path_buf(),
             message,
@@ -280,6 +285,7 @@ impl PipelineFile {
         if w.strategy == SearchStrategy::Beam && w.beam_size < 2 {
             return Err("whisper.beam_size must be at least 2 for beam search".into());
         }
+        self.metadata.validate()?;
         if self.speakers.mono.trim().is_empty() {
             return Err("speakers.mono must not be empty".into());
         }

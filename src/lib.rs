@@ -17,8 +17,10 @@
 //! gets, converts and quantizes whisper models; [`eval`] measures how well a
 //! model and pipeline transcribe recordings with known texts.
 
+pub mod analyze;
 pub mod atomic;
 pub mod audit;
+pub mod call_report;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -27,6 +29,7 @@ pub mod error;
 pub mod eval;
 pub mod import;
 pub mod index;
+pub mod metadata;
 pub mod model;
 pub mod models;
 pub mod pipeline;
@@ -35,6 +38,7 @@ pub mod resample;
 pub mod search_output;
 pub mod show;
 pub mod sink;
+pub mod tables;
 pub mod text;
 pub mod transcribe;
 pub mod vad;

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 /// Version tag written into every transcript JSON file.
 pub const TRANSCRIPT_SCHEMA: &str = "callsift.transcript/1";
+/// Version of the Parquet tables' layout (`schema_version` column, see
+/// `docs/tables.md`); bumped on any change of columns or their meaning.
+pub const TABLES_SCHEMA_VERSION: u32 = 1;
 /// Version tag of the run summary JSON.
 pub const RUN_SCHEMA: &str = "callsift.run/1";
 /// Sample rate whisper.cpp expects.
@@ -94,7 +97,10 @@ impl SpeechSpan {
 /// All speech on one channel, sorted, non-overlapping.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpeechSpans {
+    /// Padded by `vad.pad_ms` and merged: what whisper is given.
     pub spans: Vec<SpeechSpan>,
+    /// The same speech without padding: what talk metrics are computed from.
+    pub talk: Vec<SpeechSpan>,
 }
 
 /// A part of a [`Window`]: `duration_ms` of audio that starts at
@@ -169,7 +175,15 @@ pub struct Segment {
 pub struct ChannelSpeech {
     pub channel: usize,
     pub speaker: String,
+    /// Speech as cut for whisper: padded by `vad.pad_ms` on each side and
+    /// merged where the padding meets.
     pub spans: Vec<SpeechSpan>,
+    /// Speech as detected, without padding (short pauses joined, clicks
+    /// dropped): talk time, silence, overlap and interruptions come from
+    /// these. `None` in transcripts made before this field existed and in
+    /// imported ones; metrics then fall back to segment times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub talk: Option<Vec<SpeechSpan>>,
 }
 
 /// The finished transcript of one call: `OUT/transcripts/<call_id>.json`,
@@ -182,13 +196,21 @@ pub struct Transcript {
     pub source_path: String,
     /// `blake3:` followed by the hex BLAKE3 hash of the file's bytes.
     pub content_hash: String,
-    /// When the call started, if known (metadata extraction is a later stage).
+    /// When the call started (UTC), from the call metadata stage; `None`
+    /// only for imported calls nothing says anything about.
     pub call_start: Option<jiff::Timestamp>,
     pub duration_ms: u64,
     pub channels: usize,
     pub sample_rate_hz: u32,
     pub codec: String,
+    /// PBX metadata: `agent_id`, `customer_number`, `direction`,
+    /// `campaign`, `queue`, `unique_id` and whatever else a pattern,
+    /// sidecar or CDR gives.
     pub metadata: BTreeMap<String, String>,
+    /// Where each metadata value (and `call_start`) came from, e.g.
+    /// `filename:asterisk`, `sidecar:call.wav.json`, `cdr:Master.csv`, `mtime`.
+    #[serde(default)]
+    pub metadata_source: BTreeMap<String, String>,
     /// File name of the ggml model used.
     pub model: String,
     /// Language per speaker, detected or given.
@@ -198,6 +220,125 @@ pub struct Transcript {
     /// Non-fatal problems met while processing (e.g. a truncated file).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Name of the pipeline file the call was processed with (`default`
+    /// without one; `import:<format>` for imported calls).
+    #[serde(default)]
+    pub pipeline: String,
+    /// When the transcript was made.
+    #[serde(default)]
+    pub processed_at: Option<jiff::Timestamp>,
+    /// Wall time spent on this call (decode to transcript).
+    #[serde(default)]
+    pub processing_ms: Option<u64>,
+}
+
+/// What the call metadata stage found for one recording.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallMetadata {
+    /// UTC; `None` when nothing (not even the file's mtime) gave a time.
+    pub call_start: Option<jiff::Timestamp>,
+    pub values: BTreeMap<String, String>,
+    /// Where each value of `values`, and `call_start`, came from.
+    pub sources: BTreeMap<String, String>,
+    /// Values that did not parse: warnings on the call, never failures.
+    pub warnings: Vec<String>,
+}
+
+/// Where a call's talk metrics were computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsSource {
+    /// The VAD's unpadded speech spans ([`ChannelSpeech::talk`]).
+    Vad,
+    /// Segment times (imported or older transcripts without talk spans).
+    Segments,
+}
+
+impl MetricsSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricsSource::Vad => "vad",
+            MetricsSource::Segments => "segments",
+        }
+    }
+}
+
+/// Talk metrics of one call. Per-speaker values are `None` when the call
+/// has no such speaker (a mono call has neither agent nor customer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallMetrics {
+    pub source: MetricsSource,
+    /// Time anyone speaks (union of every speaker's speech).
+    pub talk_ms: u64,
+    pub talk_ms_agent: Option<u64>,
+    pub talk_ms_customer: Option<u64>,
+    /// Time nobody speaks.
+    pub silence_ms: u64,
+    /// Time agent and customer speak at once (`None` unless both exist).
+    pub overlap_ms: Option<u64>,
+    pub interruptions_agent: Option<u32>,
+    pub interruptions_customer: Option<u32>,
+    pub longest_monologue_ms_agent: Option<u64>,
+    pub longest_monologue_ms_customer: Option<u64>,
+    pub words: u64,
+    pub words_agent: Option<u64>,
+    pub words_customer: Option<u64>,
+    pub wpm_agent: Option<f64>,
+    pub wpm_customer: Option<f64>,
+    /// Agent's share of agent + customer talk time (0–1).
+    pub talk_ratio_agent: Option<f64>,
+    pub mean_avg_logprob: Option<f64>,
+}
+
+/// One row of the `calls` table (see `docs/tables.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallRow {
+    pub call_id: String,
+    pub source_path: String,
+    pub content_hash: String,
+    pub call_start: Option<jiff::Timestamp>,
+    pub duration_ms: u64,
+    pub channels: u32,
+    pub sample_rate_hz: u32,
+    pub codec: String,
+    pub agent_id: Option<String>,
+    pub customer_number: Option<String>,
+    pub direction: Option<String>,
+    pub campaign: Option<String>,
+    pub queue: Option<String>,
+    /// Distinct languages of the call, sorted.
+    pub languages: Vec<String>,
+    pub language_agent: Option<String>,
+    pub language_customer: Option<String>,
+    pub metrics: CallMetrics,
+    pub segments: u32,
+    pub model: String,
+    pub pipeline: String,
+    pub processed_at: Option<jiff::Timestamp>,
+    pub processing_ms: Option<u64>,
+    /// Every metadata value as a JSON object (the named columns included).
+    pub metadata_json: String,
+    /// Where each metadata value came from, as a JSON object.
+    pub metadata_source_json: String,
+    pub warnings: u32,
+    pub schema_version: u32,
+}
+
+/// One row of the `segments` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentRow {
+    pub call_id: String,
+    pub call_start: Option<jiff::Timestamp>,
+    pub seg_no: u32,
+    pub speaker: String,
+    pub channel: u32,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub language: String,
+    pub text: String,
+    pub avg_logprob: f32,
+    pub no_speech_prob: f32,
+    pub words: u32,
 }
 
 /// How one input of a run ended.

@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use crate::config::PipelineFile;
 use crate::decode;
 use crate::error::{Error, Result};
+use crate::metadata::MetadataResolver;
 use crate::model::{
     ChannelSpeech, DecodedAudio, InputReport, InputStatus, RUN_SCHEMA, RunReport, Segment,
     TRANSCRIPT_SCHEMA, Transcript, Window, WindowPiece,
@@ -35,6 +36,28 @@ const CALL_ID_HEX_LEN: usize = 20;
 pub struct Engine {
     pub transcriber: Arc<dyn Transcriber>,
     pub pipeline: PipelineFile,
+    /// Name written into each transcript's `pipeline` field.
+    pub pipeline_name: String,
+    /// The call metadata stage (its CDR file loaded once per run).
+    pub metadata: Arc<MetadataResolver>,
+}
+
+impl Engine {
+    /// An engine with the pipeline's metadata stage built; `pipeline_name`
+    /// is the pipeline file's name (`default` without one).
+    pub fn new(
+        transcriber: Arc<dyn Transcriber>,
+        pipeline: PipelineFile,
+        pipeline_name: &str,
+    ) -> Result<Self> {
+        let metadata = Arc::new(MetadataResolver::new(&pipeline.metadata)?);
+        Ok(Self {
+            transcriber,
+            pipeline,
+            pipeline_name: pipeline_name.to_string(),
+            metadata,
+        })
+    }
 }
 
 /// The BLAKE3 hash of a file's bytes, streamed.
@@ -58,8 +81,15 @@ pub fn call_id_of(hash: &blake3::Hash) -> String {
 
 /// Decodes, transcribes and assembles the transcript of one recording.
 pub fn process_file(path: &Path, hash: &blake3::Hash, engine: &Engine) -> Result<Transcript> {
+    let clock = Instant::now();
+    // Metadata first: it only reads names, a sidecar and the CDR, and a
+    // value that does not parse is a warning, never a failure.
+    let metadata = engine.metadata.resolve(path);
     let decoded = decode::decode_file(path)?;
-    let mut warnings = Vec::new();
+    let mut warnings = metadata.warnings;
+    for w in &warnings {
+        tracing::warn!("{}: {w}", path.display());
+    }
     if let Some(reason) = &decoded.truncated {
         tracing::warn!(
             "{}: {reason}; transcribing the audio before the break",
@@ -78,17 +108,21 @@ pub fn process_file(path: &Path, hash: &blake3::Hash, engine: &Engine) -> Result
         call_id: call_id_of(hash),
         source_path: path.display().to_string(),
         content_hash: format!("blake3:{}", hash.to_hex()),
-        call_start: None,
+        call_start: metadata.call_start,
         duration_ms,
         channels: decoded.channels.len(),
         sample_rate_hz: decoded.sample_rate_hz,
         codec: decoded.codec.clone(),
-        metadata: BTreeMap::new(),
+        metadata: metadata.values,
+        metadata_source: metadata.sources,
         model: engine.transcriber.model_name().to_string(),
         languages,
         segments,
         speech,
         warnings,
+        pipeline: engine.pipeline_name.clone(),
+        processed_at: Some(jiff::Timestamp::now()),
+        processing_ms: Some(clock.elapsed().as_millis() as u64),
     })
 }
 
@@ -129,6 +163,7 @@ pub fn transcribe_audio(decoded: &DecodedAudio, engine: &Engine) -> Result<Chann
             channel,
             speaker,
             spans: spans.spans,
+            talk: Some(spans.talk),
         });
     }
     segments.sort_by_key(|s| (s.start_ms, s.channel, s.end_ms));

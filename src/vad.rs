@@ -92,10 +92,11 @@ pub fn detect_speech(
     spans_from_frames(&is_speech, pcm.duration_ms(), settings)
 }
 
-/// Turns per-frame speech flags into padded, merged spans:
+/// Turns per-frame speech flags into spans:
 /// runs of speech frames → join pauses shorter than `min_silence_ms` → drop
-/// speech shorter than `min_speech_ms` → pad by `pad_ms` (clamped to the
-/// channel) → merge overlaps.
+/// speech shorter than `min_speech_ms` (these are the unpadded `talk`
+/// spans) → pad by `pad_ms` (clamped to the channel) → merge overlaps
+/// (the `spans` whisper gets).
 pub fn spans_from_frames(
     is_speech: &[bool],
     duration_ms: u64,
@@ -127,11 +128,12 @@ pub fn spans_from_frames(
         }
     }
 
-    let mut padded: Vec<SpeechSpan> = Vec::new();
-    for span in joined
+    let talk: Vec<SpeechSpan> = joined
         .into_iter()
         .filter(|s| s.duration_ms() >= settings.min_speech_ms)
-    {
+        .collect();
+    let mut padded: Vec<SpeechSpan> = Vec::new();
+    for &span in &talk {
         let span = SpeechSpan {
             start_ms: span.start_ms.saturating_sub(settings.pad_ms),
             end_ms: (span.end_ms + settings.pad_ms).min(duration_ms),
@@ -143,7 +145,10 @@ pub fn spans_from_frames(
             _ => padded.push(span),
         }
     }
-    SpeechSpans { spans: padded }
+    SpeechSpans {
+        spans: padded,
+        talk,
+    }
 }
 
 /// Splits spans longer than `max_ms` into consecutive parts of at most
@@ -518,6 +523,30 @@ mod tests {
     }
 
     #[test]
+    fn talk_spans_are_the_unpadded_speech() {
+        let mut s = settings();
+        s.pad_ms = 400;
+        // Two 160 ms stretches 480 ms apart: the padding merges them for
+        // whisper, but the talk spans keep them apart and unpadded.
+        let f = frames(&[(true, 10), (false, 30), (true, 10)]);
+        let spans = spans_from_frames(&f, 50 * 16, &s);
+        assert_eq!(
+            spans.talk,
+            vec![
+                SpeechSpan {
+                    start_ms: 0,
+                    end_ms: 160
+                },
+                SpeechSpan {
+                    start_ms: 640,
+                    end_ms: 800
+                },
+            ]
+        );
+        assert_eq!(spans.spans.len(), 1);
+    }
+
+    #[test]
     fn padding_is_clamped_and_merges() {
         let mut s = settings();
         s.pad_ms = 400;
@@ -545,6 +574,7 @@ mod tests {
                 start_ms: 1000,
                 end_ms: 32_000,
             }],
+            talk: Vec::new(),
         };
         let parts = split_long_spans(&spans, 30_000);
         assert_eq!(
@@ -585,6 +615,7 @@ mod tests {
                     end_ms: 50_000,
                 },
             ],
+            talk: Vec::new(),
         };
         let windows = pack_windows(1, &pcm, &spans, 30_000);
         assert_eq!(windows.len(), 2);
@@ -637,6 +668,7 @@ mod tests {
                 start_ms: 500,
                 end_ms: 1_200,
             }],
+            talk: Vec::new(),
         };
         let windows = pack_windows(0, &pcm, &spans, 30_000);
         assert_eq!(

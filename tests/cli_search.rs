@@ -348,6 +348,10 @@ fn many_transcripts(out: &Path, calls: usize) {
                 .collect(),
             speech: Vec::new(),
             warnings: Vec::new(),
+            metadata_source: Default::default(),
+            pipeline: "test".into(),
+            processed_at: None,
+            processing_ms: None,
         };
         std::fs::write(
             dir.join(format!("{call_id}.json")),

@@ -293,6 +293,23 @@ fn callsift_transcript_round_trips_unchanged() {
     assert_eq!(again, original);
     assert_eq!(t.call_id, original["call_id"].as_str().unwrap());
     assert_eq!(t.metadata.get("imported_from"), None);
+
+    // A file written before the optional fields existed still imports.
+    let mut older = original.clone();
+    for key in [
+        "metadata_source",
+        "pipeline",
+        "processed_at",
+        "processing_ms",
+    ] {
+        older.as_object_mut().unwrap().remove(key).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let old_path = dir.path().join("older.json");
+    std::fs::write(&old_path, older.to_string()).unwrap();
+    let t = import_file(&old_path, ImportFormat::Callsift, &ImportOptions::default()).unwrap();
+    assert!(t.metadata_source.is_empty() && t.processed_at.is_none());
+    assert_eq!(t.segments.len(), 3);
 }
 
 #[test]

@@ -61,6 +61,10 @@ fn transcript(
             .collect(),
         speech: Vec::new(),
         warnings: Vec::new(),
+        metadata_source: Default::default(),
+        pipeline: "test".into(),
+        processed_at: None,
+        processing_ms: None,
     }
 }
 

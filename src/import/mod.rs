@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::metadata::MetadataResolver;
 use crate::model::{ChannelSpeech, Segment, SpeechSpan, TRANSCRIPT_SCHEMA, Transcript};
 
 /// The formats `import_file` reads.
@@ -272,6 +273,12 @@ fn build(
         segments,
         speech,
         warnings: Vec::new(),
+        metadata_source: BTreeMap::new(),
+        pipeline: format!("import:{}", format.name()),
+        // Set by the caller (`callsift import`): reading a file stays a
+        // pure function of its bytes.
+        processed_at: None,
+        processing_ms: None,
     }
 }
 
@@ -351,6 +358,7 @@ fn speech_of(segments: &[Segment]) -> Vec<ChannelSpeech> {
                 channel: s.channel,
                 speaker: s.speaker.clone(),
                 spans: Vec::new(),
+                talk: None,
             });
         if s.end_ms > s.start_ms {
             entry.spans.push(SpeechSpan {
@@ -366,6 +374,7 @@ fn speech_of(segments: &[Segment]) -> Vec<ChannelSpeech> {
                 channel: 0,
                 speaker: "mixed".to_string(),
                 spans: Vec::new(),
+                talk: None,
             },
         );
     }
@@ -393,6 +402,36 @@ fn merge_spans(mut spans: Vec<SpeechSpan>) -> Vec<SpeechSpan> {
 /// The audio a transcript was made from: a file beside it with the same
 /// stem and an audio extension (`call7.wav` for `call7.json`), or the stem
 /// itself when the transcript doubles the extension (`call7.wav.json`).
+/// Runs the call metadata stage for an imported transcript: on the
+/// recording beside it when there is one, else on the transcript file
+/// itself (its name, its sidecar, its modification time). What the imported
+/// file already says wins; the stage fills only what is missing.
+pub fn apply_metadata(t: &mut Transcript, transcript_path: &Path, resolver: &MetadataResolver) {
+    let audio = Path::new(&t.source_path);
+    let target = if audio != transcript_path && audio.is_file() {
+        audio
+    } else {
+        transcript_path
+    };
+    let found = resolver.resolve(target);
+    if t.call_start.is_none() && found.call_start.is_some() {
+        t.call_start = found.call_start;
+        if let Some(source) = found.sources.get("call_start") {
+            t.metadata_source
+                .insert("call_start".into(), source.clone());
+        }
+    }
+    for (key, value) in found.values {
+        if let std::collections::btree_map::Entry::Vacant(slot) = t.metadata.entry(key.clone()) {
+            slot.insert(value);
+            if let Some(source) = found.sources.get(&key) {
+                t.metadata_source.insert(key, source.clone());
+            }
+        }
+    }
+    t.warnings.extend(found.warnings);
+}
+
 fn sibling_audio(path: &Path) -> Option<PathBuf> {
     let stem = path.file_stem()?;
     let doubled = path.with_file_name(stem);

@@ -1,7 +1,8 @@
 //! Sinks receive each finished call, in the order calls finish, on one
-//! thread (single writer). Today there is one: transcript JSON files, the
-//! source of truth later outputs (search index, Parquet tables) are rebuilt
-//! from. A new output is a new [`Sink`], not a change to the pipeline.
+//! thread (single writer): transcript JSON files first, the source of truth
+//! every later output is rebuilt from, then the search index
+//! ([`crate::index`]) and the Parquet tables ([`crate::tables`]). A new
+//! output is a new [`Sink`], not a change to the pipeline.
 
 pub mod transcript_json;
 
@@ -22,6 +23,24 @@ pub trait Sink {
     fn finish(&mut self) -> Result<()> {
         Ok(())
     }
+}
+
+/// The sinks every finished call goes to, in order: the transcript first
+/// (the source of truth), then the outputs derived from it (search index,
+/// Parquet tables), so a call whose transcript is written can always be
+/// caught up or rebuilt into the others.
+pub fn output_sinks(
+    out_dir: &Path,
+    metrics: &crate::analyze::MetricsSettings,
+) -> Result<Vec<Box<dyn Sink>>> {
+    Ok(vec![
+        Box::new(TranscriptJsonSink::new(out_dir)?),
+        Box::new(crate::index::IndexSink::open(
+            out_dir,
+            &crate::index::WriterOptions::default(),
+        )?),
+        Box::new(crate::tables::TablesSink::open(out_dir, metrics.clone())?),
+    ])
 }
 
 /// Writes an output file whole (temp file, fsync, rename; owner-only, since
