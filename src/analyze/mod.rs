@@ -80,6 +80,19 @@ fn speech_by_speaker(t: &Transcript) -> (MetricsSource, BTreeMap<String, Spans>)
 
 /// The talk metrics of one call; see `docs/tables.md` for each definition.
 pub fn call_metrics(t: &Transcript, settings: &MetricsSettings) -> CallMetrics {
+    metrics_with(t, settings, &word_counts(t))
+}
+
+/// Words of each segment, counted once: the word counts are the costly
+/// part (the shared normalization), and the metrics and both rows use them.
+fn word_counts(t: &Transcript) -> Vec<usize> {
+    t.segments
+        .iter()
+        .map(|s| word_count(&s.text, &s.language))
+        .collect()
+}
+
+fn metrics_with(t: &Transcript, settings: &MetricsSettings, counts: &[usize]) -> CallMetrics {
     let (source, speech) = speech_by_speaker(t);
     let all = Spans::new(speech.values().flat_map(|s| s.iter().copied()).collect());
     let talk_ms = total_ms(all.iter());
@@ -89,8 +102,9 @@ pub fn call_metrics(t: &Transcript, settings: &MetricsSettings) -> CallMetrics {
     let words_of = |speaker: &str| -> u64 {
         t.segments
             .iter()
-            .filter(|s| s.speaker == speaker)
-            .map(|s| word_count(&s.text, &s.language) as u64)
+            .zip(counts)
+            .filter(|(s, _)| s.speaker == speaker)
+            .map(|(_, &n)| n as u64)
             .sum()
     };
     let talk = |s: Option<&Spans>| s.map(|s| total_ms(s.iter()));
@@ -113,11 +127,7 @@ pub fn call_metrics(t: &Transcript, settings: &MetricsSettings) -> CallMetrics {
             .map(|a| a.longest_monologue_ms(customer, settings.monologue_max_pause_ms)),
         longest_monologue_ms_customer: customer
             .map(|c| c.longest_monologue_ms(agent, settings.monologue_max_pause_ms)),
-        words: t
-            .segments
-            .iter()
-            .map(|s| word_count(&s.text, &s.language) as u64)
-            .sum(),
+        words: counts.iter().map(|&n| n as u64).sum(),
         words_agent,
         words_customer,
         wpm_agent: wpm(words_agent, talk_agent),
@@ -164,8 +174,21 @@ fn meta(t: &Transcript, keys: &[&str]) -> Option<String> {
         .cloned()
 }
 
+/// The `calls` row and the `segments` rows of a transcript.
+pub fn rows(t: &Transcript, settings: &MetricsSettings) -> (CallRow, Vec<SegmentRow>) {
+    let counts = word_counts(t);
+    (
+        call_row_with(t, settings, &counts),
+        segment_rows_with(t, &counts),
+    )
+}
+
 /// The `calls` row of a transcript.
 pub fn call_row(t: &Transcript, settings: &MetricsSettings) -> CallRow {
+    call_row_with(t, settings, &word_counts(t))
+}
+
+fn call_row_with(t: &Transcript, settings: &MetricsSettings, counts: &[usize]) -> CallRow {
     let languages: BTreeSet<String> = t
         .languages
         .values()
@@ -190,7 +213,7 @@ pub fn call_row(t: &Transcript, settings: &MetricsSettings) -> CallRow {
         languages: languages.into_iter().collect(),
         language_agent: t.languages.get(AGENT).cloned(),
         language_customer: t.languages.get(CUSTOMER).cloned(),
-        metrics: call_metrics(t, settings),
+        metrics: metrics_with(t, settings, counts),
         segments: t.segments.len() as u32,
         model: t.model.clone(),
         pipeline: t.pipeline.clone(),
@@ -206,10 +229,15 @@ pub fn call_row(t: &Transcript, settings: &MetricsSettings) -> CallRow {
 
 /// The `segments` rows of a transcript, in transcript order.
 pub fn segment_rows(t: &Transcript) -> Vec<SegmentRow> {
+    segment_rows_with(t, &word_counts(t))
+}
+
+fn segment_rows_with(t: &Transcript, counts: &[usize]) -> Vec<SegmentRow> {
     t.segments
         .iter()
+        .zip(counts)
         .enumerate()
-        .map(|(i, s)| SegmentRow {
+        .map(|(i, (s, &words))| SegmentRow {
             call_id: t.call_id.clone(),
             call_start: t.call_start,
             seg_no: i as u32,
@@ -221,7 +249,7 @@ pub fn segment_rows(t: &Transcript) -> Vec<SegmentRow> {
             text: s.text.clone(),
             avg_logprob: s.avg_logprob,
             no_speech_prob: s.no_speech_prob,
-            words: word_count(&s.text, &s.language) as u32,
+            words: words as u32,
         })
         .collect()
 }

@@ -130,10 +130,8 @@ pub struct CallRows {
 impl CallRows {
     /// The rows of a transcript (through [`crate::analyze`]).
     pub fn of(t: &Transcript, settings: &MetricsSettings) -> Self {
-        CallRows {
-            call: crate::analyze::call_row(t, settings),
-            segments: crate::analyze::segment_rows(t),
-        }
+        let (call, segments) = crate::analyze::rows(t, settings);
+        CallRows { call, segments }
     }
 }
 
