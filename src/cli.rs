@@ -19,7 +19,8 @@ Exit codes:
     about = "Offline speech analytics for stored call recordings",
     long_about = "callsift turns folders of stored call recordings into per-speaker, \
                   time-stamped transcripts with whisper.cpp, on CPU, without sending audio anywhere, \
-                  and indexes them so what was said can be searched and found at its second.",
+                  indexes them so what was said can be searched and found at its second, and writes \
+                  Parquet tables (calls, segments) with who called whom, when, and how the talk went.",
     after_help = EXIT_CODES_HELP
 )]
 pub struct Cli {
@@ -141,6 +142,17 @@ pub enum SortArg {
     Date,
 }
 
+/// `--from` / `--to`, shared by the commands that look at calls by date.
+#[derive(Debug, Args, Clone)]
+pub struct DateRangeArgs {
+    /// Calls that started on or after this date (YYYY-MM-DD, local time) or moment (RFC 3339)
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Calls that started on or before this date (the whole day), or before this moment
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     /// The query (see below)
@@ -148,12 +160,8 @@ pub struct SearchArgs {
     /// Output folder with index/ (made by `run` and `import`)
     #[arg(long, short, value_name = "DIR")]
     pub out: PathBuf,
-    /// Calls that started on or after this date (YYYY-MM-DD, local time) or moment (RFC 3339)
-    #[arg(long, value_name = "DATE")]
-    pub from: Option<String>,
-    /// Calls that started on or before this date (the whole day), or before this moment
-    #[arg(long, value_name = "DATE")]
-    pub to: Option<String>,
+    #[command(flatten)]
+    pub dates: DateRangeArgs,
     /// Only what this speaker said: agent, customer, mixed
     #[arg(long, value_name = "SPEAKER")]
     pub speaker: Option<String>,
@@ -243,12 +251,8 @@ pub struct ReportArgs {
     /// Output folder with parquet/ (made by `run` and `import`)
     #[arg(long, short, value_name = "DIR")]
     pub out: PathBuf,
-    /// Calls that started on or after this date (YYYY-MM-DD, local time) or moment (RFC 3339)
-    #[arg(long, value_name = "DATE")]
-    pub from: Option<String>,
-    /// Calls that started on or before this date (the whole day), or before this moment
-    #[arg(long, value_name = "DATE")]
-    pub to: Option<String>,
+    #[command(flatten)]
+    pub dates: DateRangeArgs,
     /// One line per agent, per day (local time) or per direction
     #[arg(long, value_enum, default_value_t = GroupByArg::Agent)]
     pub by: GroupByArg,

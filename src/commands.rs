@@ -6,8 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::cli::{
-    Cli, Command, EvalArgs, GroupByArg, ImportArgs, IndexCommand, ModelsCommand, ReportArgs,
-    RunArgs, SearchArgs, SearchFormat, ShowArgs, SortArg, TablesCommand, TranscribeArgs,
+    Cli, Command, DateRangeArgs, EvalArgs, GroupByArg, ImportArgs, IndexCommand, ModelsCommand,
+    ReportArgs, RunArgs, SearchArgs, SearchFormat, ShowArgs, SortArg, TablesCommand,
+    TranscribeArgs,
 };
 use crate::config::{self, PipelineFile, Settings};
 use crate::error::{Error, Result};
@@ -252,20 +253,27 @@ fn parse_date_bound(flag: &str, value: &str, end: bool) -> Result<jiff::Timestam
     })
 }
 
+/// `--from` (inclusive) and `--to` (through that whole day) as moments.
+fn date_range(dates: &DateRangeArgs) -> Result<(Option<jiff::Timestamp>, Option<jiff::Timestamp>)> {
+    let bound = |flag: &str, value: &Option<String>, end: bool| {
+        value
+            .as_deref()
+            .map(|v| parse_date_bound(flag, v, end))
+            .transpose()
+    };
+    Ok((
+        bound("--from", &dates.from, false)?,
+        bound("--to", &dates.to, true)?,
+    ))
+}
+
 fn search(args: SearchArgs) -> Result<u8> {
     use crate::model::{SearchFilters, SearchRequest, SearchSort};
     use crate::search_output;
+    let (from, to) = date_range(&args.dates)?;
     let filters = SearchFilters {
-        from: args
-            .from
-            .as_deref()
-            .map(|v| parse_date_bound("--from", v, false))
-            .transpose()?,
-        to: args
-            .to
-            .as_deref()
-            .map(|v| parse_date_bound("--to", v, true))
-            .transpose()?,
+        from,
+        to,
         speaker: args.speaker.clone(),
         agent: args.agent.clone(),
         language: args.language.clone(),
@@ -289,7 +297,7 @@ fn search(args: SearchArgs) -> Result<u8> {
         "search",
         Some(&args.query),
         serde_json::json!({
-            "from": args.from, "to": args.to, "speaker": args.speaker, "agent": args.agent,
+            "from": args.dates.from, "to": args.dates.to, "speaker": args.speaker, "agent": args.agent,
             "language": args.language, "call": args.call, "exact": args.exact,
         }),
         results.total,
@@ -329,25 +337,32 @@ fn index(cmd: IndexCommand) -> Result<u8> {
                     memory_bytes: 256 << 20,
                 },
             )?;
-            for f in &report.failed {
-                eprintln!("error: {f}");
-            }
-            eprintln!(
-                "index rebuilt: {} calls, {} segments{}",
+            Ok(rebuilt(
+                "index",
                 report.calls,
                 report.segments,
-                if report.failed.is_empty() {
-                    String::new()
-                } else {
-                    format!(", {} transcripts failed", report.failed.len())
-                }
-            );
-            Ok(if report.failed.is_empty() {
-                EXIT_OK
-            } else {
-                EXIT_SOME_FAILED
-            })
+                &report.failed,
+            ))
         }
+    }
+}
+
+/// Prints what a rebuild did (each failed transcript, then one summary
+/// line) and returns the exit code: 3 when a transcript failed.
+fn rebuilt(what: &str, calls: usize, segments: usize, failed: &[impl std::fmt::Display]) -> u8 {
+    for f in failed {
+        eprintln!("error: {f}");
+    }
+    let failures = if failed.is_empty() {
+        String::new()
+    } else {
+        format!(", {} transcripts failed", failed.len())
+    };
+    eprintln!("{what} rebuilt: {calls} calls, {segments} segments{failures}");
+    if failed.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_SOME_FAILED
     }
 }
 
@@ -362,24 +377,12 @@ fn tables(cmd: TablesCommand) -> Result<u8> {
             }
             let pipeline = load_pipeline_file(pipeline.as_deref())?;
             let report = crate::tables::rebuild(&out, &pipeline.metrics)?;
-            for f in &report.failed {
-                eprintln!("error: {f}");
-            }
-            eprintln!(
-                "tables rebuilt: {} calls, {} segments{}",
+            Ok(rebuilt(
+                "tables",
                 report.calls,
                 report.segments,
-                if report.failed.is_empty() {
-                    String::new()
-                } else {
-                    format!(", {} transcripts failed", report.failed.len())
-                }
-            );
-            Ok(if report.failed.is_empty() {
-                EXIT_OK
-            } else {
-                EXIT_SOME_FAILED
-            })
+                &report.failed,
+            ))
         }
     }
 }
@@ -387,16 +390,7 @@ fn tables(cmd: TablesCommand) -> Result<u8> {
 /// `callsift report`: the calls table, summarised for a terminal (and a page).
 fn report_calls(args: ReportArgs) -> Result<u8> {
     use crate::call_report::{self, GroupBy};
-    let from = args
-        .from
-        .as_deref()
-        .map(|v| parse_date_bound("--from", v, false))
-        .transpose()?;
-    let to = args
-        .to
-        .as_deref()
-        .map(|v| parse_date_bound("--to", v, true))
-        .transpose()?;
+    let (from, to) = date_range(&args.dates)?;
     let rows = crate::tables::read_calls(&args.out)?;
     let rows = call_report::filter_dates(rows, from, to);
     let by = match args.by {
@@ -410,7 +404,7 @@ fn report_calls(args: ReportArgs) -> Result<u8> {
         &args.out,
         "report",
         None,
-        serde_json::json!({ "from": args.from, "to": args.to, "by": format!("{:?}", args.by).to_lowercase() }),
+        serde_json::json!({ "from": args.dates.from, "to": args.dates.to, "by": format!("{:?}", args.by).to_lowercase() }),
         rows.len(),
     )?;
     print!("{}", call_report::render_text(&summary));

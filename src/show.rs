@@ -49,6 +49,32 @@ pub fn clock(ms: u64) -> String {
 
 /// The dialogue, with a short header. Consecutive segments of one speaker
 /// stay separate lines so every line keeps its own time.
+/// `started 2026-11-20T09:12:04Z  agent anna.k  customer +44…  inbound …`:
+/// what the call metadata stage found, when it found anything.
+fn who_and_when(t: &Transcript) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(start) = t.call_start {
+        parts.push(format!("started {start}"));
+    }
+    for (key, label) in [
+        ("agent_id", "agent"),
+        ("customer_number", "customer"),
+        ("direction", ""),
+        ("queue", "queue"),
+        ("campaign", "campaign"),
+    ] {
+        if let Some(v) = t.metadata.get(key).filter(|v| !v.is_empty()) {
+            let v = v.replace(char::is_control, "?");
+            parts.push(if label.is_empty() {
+                v
+            } else {
+                format!("{label} {v}")
+            });
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("  "))
+}
+
 pub fn render_dialogue(t: &Transcript) -> String {
     let mut out = String::new();
     let langs = t
@@ -68,6 +94,9 @@ pub fn render_dialogue(t: &Transcript) -> String {
         t.model,
         if langs.is_empty() { "-".into() } else { langs }
     );
+    if let Some(line) = who_and_when(t) {
+        let _ = writeln!(out, "{line}");
+    }
     for w in &t.warnings {
         let _ = writeln!(out, "warning: {w}");
     }

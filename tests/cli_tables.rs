@@ -65,6 +65,13 @@ fn import_fills_metadata_from_the_file_name() {
         "{}",
         srt.metadata_source_json
     );
+    // `show` says who and when in its header.
+    let shown = stdout_of(&["show", &srt.call_id], out.path());
+    let header: Vec<&str> = shown.lines().take(3).collect();
+    assert_eq!(
+        header[2], "started 2026-11-21T09:15:00Z  agent agent207  customer 48600100200",
+        "{shown}"
+    );
 }
 
 #[test]

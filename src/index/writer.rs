@@ -60,13 +60,8 @@ fn pending_path(out_dir: &Path) -> PathBuf {
     out_dir.join("index.pending")
 }
 
-/// Opens the pending list for appending (owner only: call ids are about calls).
 fn open_pending(out_dir: &Path) -> Result<fs_err::File> {
-    let mut options = fs_err::OpenOptions::new();
-    options.create(true).append(true).read(true);
-    #[cfg(unix)]
-    fs_err::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    Ok(options.open(pending_path(out_dir))?)
+    crate::sink::open_pending_list(&pending_path(out_dir))
 }
 
 /// Opens `OUT/index/`, creating it when there is none. An index of another

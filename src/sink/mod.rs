@@ -43,6 +43,17 @@ pub fn output_sinks(
     ])
 }
 
+/// Opens a derived output's pending list (`OUT/index.pending`,
+/// `OUT/tables.pending`: the calls accepted since its last commit) for
+/// appending; owner only, since call ids are about calls.
+pub fn open_pending_list(path: &Path) -> Result<fs_err::File> {
+    let mut options = fs_err::OpenOptions::new();
+    options.create(true).append(true).read(true);
+    #[cfg(unix)]
+    fs_err::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    Ok(options.open(path)?)
+}
+
 /// Writes an output file whole (temp file, fsync, rename; owner-only, since
 /// it is about calls). See [`crate::atomic`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
