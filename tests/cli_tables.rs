@@ -1,7 +1,8 @@
 //! `callsift import`, `report` and `tables rebuild` as a user runs them:
 //! the metadata stage on an imported file's name, the report's numbers for
 //! the designed call, the HTML page, date filters, a rebuild that matches
-//! the incremental tables, and clear errors.
+//! the incremental tables, clear errors, and an import killed with SIGKILL
+//! at eight moments leaving every call once.
 
 mod common;
 
@@ -171,4 +172,124 @@ fn report_without_tables_says_how_to_make_them() {
         .assert()
         .code(1)
         .stderr(predicates::str::contains("tables rebuild"));
+}
+
+/// Writes `calls` callsift transcripts (10 segments each) into `dir`, the
+/// call `c` starting on day `c % 5` plus `shift_days`.
+fn dated_transcripts(dir: &Path, calls: usize, shift_days: i64) -> Vec<PathBuf> {
+    use callsift::model::{Segment, TRANSCRIPT_SCHEMA, Transcript};
+    std::fs::create_dir_all(dir).unwrap();
+    (0..calls)
+        .map(|c| {
+            let call_id = format!("{c:020x}");
+            let day = 1_795_000_000 + 86_400 * ((c % 5) as i64 + shift_days);
+            let t = Transcript {
+                schema: TRANSCRIPT_SCHEMA.into(),
+                call_id: call_id.clone(),
+                source_path: format!("/rec/{c}.wav"),
+                content_hash: format!("blake3:{call_id}"),
+                call_start: Some(jiff::Timestamp::from_second(day).unwrap()),
+                duration_ms: 60_000,
+                channels: 2,
+                sample_rate_hz: 8000,
+                codec: "pcm_mulaw".into(),
+                metadata: Default::default(),
+                metadata_source: Default::default(),
+                model: "scripted".into(),
+                languages: Default::default(),
+                segments: (0..10)
+                    .map(|i| Segment {
+                        start_ms: i * 5_000,
+                        end_ms: i * 5_000 + 4_000,
+                        channel: (i % 2) as usize,
+                        speaker: if i % 2 == 0 { "agent" } else { "customer" }.into(),
+                        language: "pl".into(),
+                        text: format!("rozmowa {c} linia {i}"),
+                        avg_logprob: -0.1,
+                        no_speech_prob: 0.0,
+                    })
+                    .collect(),
+                speech: Vec::new(),
+                warnings: Vec::new(),
+                pipeline: "test".into(),
+                processed_at: None,
+                processing_ms: None,
+            };
+            let path = dir.join(format!("{call_id}.json"));
+            std::fs::write(&path, serde_json::to_vec(&t).unwrap()).unwrap();
+            path
+        })
+        .collect()
+}
+
+/// Call id → UTC date of every calls row, after the next writer's open has
+/// finished or discarded an interrupted commit; no call may appear twice,
+/// and every call's segments sit with it.
+fn rows_by_call(out: &Path) -> std::collections::BTreeMap<String, String> {
+    drop(callsift::tables::TablesWriter::open(out, Default::default()).unwrap());
+    let mut by_call = std::collections::BTreeMap::new();
+    for row in callsift::tables::read_calls(out).unwrap() {
+        let date = callsift::tables::partition_of(row.call_start);
+        let twice = by_call.insert(row.call_id.clone(), date);
+        assert!(twice.is_none(), "{} appears twice", row.call_id);
+    }
+    let segments = callsift::tables::read_segments(out).unwrap();
+    assert_eq!(
+        segments.len(),
+        10 * by_call.len(),
+        "segments follow their calls"
+    );
+    by_call
+}
+
+#[test]
+fn an_import_killed_at_any_moment_leaves_old_or_new_rows() {
+    const CALLS: usize = 1500;
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    let import = |files: &[PathBuf]| {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("callsift"));
+        cmd.args(["-q", "import", "--format", "callsift", "--out"])
+            .arg(&out)
+            .args(files)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd
+    };
+    let old = dated_transcripts(&work.path().join("old"), CALLS, 0);
+    assert!(import(&old).status().unwrap().success());
+    let old_dates = rows_by_call(&out);
+    assert_eq!(old_dates.len(), CALLS);
+    // The same calls again, each one day later: every commit moves calls
+    // between partitions. Killed with SIGKILL at different moments, the
+    // tables hold each call once, on its old or its new date.
+    let new = dated_transcripts(&work.path().join("new"), CALLS, 1);
+    let mut killed_while_running = 0;
+    for delay_ms in [150, 400, 650, 900, 1200, 1600, 2100, 2700] {
+        let mut child = import(&new).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        if child.try_wait().unwrap().is_none() {
+            killed_while_running += 1;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let dates = rows_by_call(&out);
+        assert_eq!(
+            dates.len(),
+            CALLS,
+            "killed after {delay_ms} ms: a call is missing"
+        );
+        let moved = dates.iter().filter(|(id, d)| old_dates[*id] != **d).count();
+        eprintln!("killed after {delay_ms} ms: {moved} of {CALLS} calls on their new date");
+    }
+    assert!(
+        killed_while_running >= 4,
+        "the import ended before most kills: make it bigger"
+    );
+    assert!(import(&new).status().unwrap().success());
+    let dates = rows_by_call(&out);
+    assert!(
+        dates.iter().all(|(id, d)| old_dates[id] != *d),
+        "after a whole run every call is on its new date"
+    );
 }
