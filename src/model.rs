@@ -232,6 +232,26 @@ pub struct Transcript {
     pub processing_ms: Option<u64>,
 }
 
+/// The metadata keys with a meaning of their own downstream (index fields,
+/// table columns), each with the older aliases it is also read under.
+pub const STANDARD_METADATA: [(&str, &[&str]); 5] = [
+    ("agent_id", &["agent_id", "agent"]),
+    ("customer_number", &["customer_number", "customer"]),
+    ("direction", &["direction"]),
+    ("campaign", &["campaign"]),
+    ("queue", &["queue"]),
+];
+
+impl Transcript {
+    /// The value of a [`STANDARD_METADATA`] key, under its name or an alias.
+    pub fn standard_metadata(&self, name: &str) -> Option<&str> {
+        let (_, keys) = STANDARD_METADATA.iter().find(|(n, _)| *n == name)?;
+        keys.iter()
+            .find_map(|k| self.metadata.get(*k))
+            .map(String::as_str)
+    }
+}
+
 /// What the call metadata stage found for one recording.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallMetadata {

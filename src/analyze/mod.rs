@@ -166,12 +166,11 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-/// A metadata value under its standard key or an older alias.
-fn meta(t: &Transcript, keys: &[&str]) -> Option<String> {
-    keys.iter()
-        .find_map(|k| t.metadata.get(*k))
+/// A standard metadata value (under its key or an older alias), if not empty.
+fn meta(t: &Transcript, name: &str) -> Option<String> {
+    t.standard_metadata(name)
         .filter(|v| !v.is_empty())
-        .cloned()
+        .map(str::to_string)
 }
 
 /// The `calls` row and the `segments` rows of a transcript.
@@ -205,11 +204,11 @@ fn call_row_with(t: &Transcript, settings: &MetricsSettings, counts: &[usize]) -
         channels: t.channels as u32,
         sample_rate_hz: t.sample_rate_hz,
         codec: t.codec.clone(),
-        agent_id: meta(t, &["agent_id", "agent"]),
-        customer_number: meta(t, &["customer_number", "customer"]),
-        direction: meta(t, &["direction"]),
-        campaign: meta(t, &["campaign"]),
-        queue: meta(t, &["queue"]),
+        agent_id: meta(t, "agent_id"),
+        customer_number: meta(t, "customer_number"),
+        direction: meta(t, "direction"),
+        campaign: meta(t, "campaign"),
+        queue: meta(t, "queue"),
         languages: languages.into_iter().collect(),
         language_agent: t.languages.get(AGENT).cloned(),
         language_customer: t.languages.get(CUSTOMER).cloned(),

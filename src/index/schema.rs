@@ -31,14 +31,9 @@ pub const KIND_PAIR: &str = "pair";
 pub const KIND_CALL: &str = "call";
 
 /// The metadata keys that get a field of their own (filters, display);
-/// every key is also kept in `metadata`.
-pub const METADATA_FIELDS: [(&str, &[&str]); 5] = [
-    ("agent_id", &["agent_id", "agent"]),
-    ("customer_number", &["customer_number", "customer"]),
-    ("direction", &["direction"]),
-    ("campaign", &["campaign"]),
-    ("queue", &["queue"]),
-];
+/// every key is also kept in `metadata`. The same keys the tables have
+/// columns for.
+pub use crate::model::STANDARD_METADATA as METADATA_FIELDS;
 
 /// Handles of every field.
 #[derive(Debug, Clone)]
