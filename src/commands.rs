@@ -482,6 +482,7 @@ fn import(args: ImportArgs) -> Result<u8> {
         skipped: 0,
         audio_ms: inputs.iter().map(|r| r.audio_ms).sum(),
         wall_ms: clock.elapsed().as_millis() as u64,
+        stages: Default::default(),
         inputs,
     };
     report::save(&run, &args.out)?;

@@ -403,7 +403,41 @@ pub struct RunReport {
     pub skipped: usize,
     pub audio_ms: u64,
     pub wall_ms: u64,
+    /// Where the time went (absent in summaries written before it existed).
+    #[serde(default)]
+    pub stages: StageTimes,
     pub inputs: Vec<InputReport>,
+}
+
+/// Where a run's time went. Times are summed over the threads that did the
+/// work, so together they can exceed the run's wall time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageTimes {
+    /// Reading and decoding the files (symphonia), hashing included.
+    pub decode_ms: u64,
+    /// Resampling to 16 kHz.
+    pub resample_ms: u64,
+    /// Speech detection and cutting windows.
+    pub vad_ms: u64,
+    /// Language detection (one short encoder pass per channel).
+    pub language_ms: u64,
+    /// whisper.cpp's log-mel spectrogram.
+    pub mel_ms: u64,
+    /// whisper.cpp's encoder.
+    pub encoder_ms: u64,
+    /// whisper.cpp's decoder (every temperature and retry), token times included.
+    pub decoder_ms: u64,
+    /// Speech windows transcribed.
+    pub windows: u64,
+    /// Audio in those windows.
+    pub window_audio_ms: u64,
+    /// Windows decoded a second time with timestamps and the full context,
+    /// after a repetition loop or running out of tokens.
+    pub retries: u64,
+    /// Decodes the loop detector stopped.
+    pub loops: u64,
+    /// The slowest window: whisper milliseconds per second of its audio.
+    pub slowest_window_ms_per_s: f64,
 }
 
 /// Filters of a search, besides the query itself.

@@ -476,6 +476,7 @@ pub fn run(
         skipped: count(InputStatus::Skipped),
         audio_ms: inputs.iter().map(|r| r.audio_ms).sum(),
         wall_ms: clock.elapsed().as_millis() as u64,
+        stages: Default::default(),
         inputs,
     })
 }
