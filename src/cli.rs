@@ -75,9 +75,15 @@ pub struct TranscribeArgs {
     /// Language: auto (detected once per channel) or a code such as pl, ru, he, en
     #[arg(long, value_name = "LANG")]
     pub language: Option<String>,
-    /// Threads per whisper call [default: up to 4, the CPU cores]
+    /// Threads per whisper worker [default: 1; the workers take the cores]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Run whisper on the GPU (needs a build with `--features cuda`)
+    #[arg(long)]
+    pub gpu: bool,
+    /// Run whisper on this GPU (0, 1, …); implies --gpu
+    #[arg(long, value_name = "N")]
+    pub gpu_device: Option<i32>,
 }
 
 #[derive(Debug, Args)]
@@ -90,7 +96,9 @@ pub struct RunArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub transcribe: TranscribeArgs,
-    /// Recordings processed at once [default: cores / threads]
+    /// Whisper workers, each with its own whisper state over the one loaded
+    /// model; windows of all recordings are shared among them [default: CPU
+    /// cores / threads; with --gpu 4]
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
     /// Print the run summary as JSON on stdout

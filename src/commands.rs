@@ -49,10 +49,20 @@ pub fn exit_code_for(error: &Error) -> u8 {
     }
 }
 
+/// One thread per whisper worker: the window queue keeps a worker per core
+/// busy, and whisper.cpp's threads of one call spin while they wait for
+/// each other, which wastes the cores when the machine is busy (README,
+/// "Throughput").
 fn default_threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(4)
+    1
+}
+
+/// Whisper states per GPU by default: one state leaves a GPU mostly idle
+/// with small models (measured: 4 states 2.6× one, README "GPU").
+const GPU_WORKERS: usize = 4;
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// Loads a pipeline file, or the defaults without one.
@@ -83,6 +93,16 @@ fn resolve_transcribe(args: &TranscribeArgs) -> Result<(PipelineFile, std::path:
     if args.threads == Some(0) {
         return Err(Error::Usage("--threads must be at least 1".into()));
     }
+    if args.gpu_device.is_some_and(|d| d < 0) {
+        return Err(Error::Usage("--gpu-device must be 0 or more".into()));
+    }
+    if (args.gpu || args.gpu_device.is_some()) && !cfg!(feature = "cuda") {
+        return Err(Error::Usage(
+            "--gpu: this callsift was built without GPU support; build it with \
+             `cargo build --release --features cuda` (docs/gpu.md)"
+                .into(),
+        ));
+    }
     let pipeline = load_pipeline(args)?;
     let model_path = config::resolve_model_path(
         args.model.as_deref(),
@@ -111,32 +131,43 @@ pub fn resolve_run_settings(args: &RunArgs) -> Result<Settings> {
         return Err(Error::Usage("--workers must be at least 1".into()));
     }
     let (pipeline, model_path, threads) = resolve_transcribe(&args.transcribe)?;
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let workers = args.workers.unwrap_or_else(|| (cores / threads).max(1));
+    let gpu = gpu_of(&args.transcribe);
+    let workers = args.workers.unwrap_or_else(|| match gpu {
+        Some(_) => GPU_WORKERS,
+        None => (cores() / threads).max(1),
+    });
     Ok(Settings {
         model_path,
         out_dir: args.out.clone(),
         inputs: args.input.clone(),
         workers,
         threads,
+        gpu,
         pipeline,
     })
 }
 
 /// Loads the model. `token_times` is on for the pipeline (it splits
 /// segments at turns) and off for the plain whisper.cpp baseline.
+/// The GPU asked for: `--gpu-device N`, or `--gpu` (device 0).
+fn gpu_of(args: &TranscribeArgs) -> Option<i32> {
+    args.gpu_device.or(args.gpu.then_some(0))
+}
+
 fn load_transcriber(
     model_path: &Path,
     pipeline: &PipelineFile,
     threads: usize,
     token_times: bool,
+    gpu: Option<i32>,
 ) -> Result<WhisperTranscriber> {
     let started = std::time::Instant::now();
     let t = WhisperTranscriber::load(
         model_path,
         &pipeline.whisper,
         &LoadOptions {
-            use_gpu: cfg!(feature = "cuda"),
+            use_gpu: gpu.is_some(),
+            gpu_device: gpu.unwrap_or(0),
             threads,
             token_times,
         },
@@ -159,6 +190,7 @@ fn run(args: RunArgs) -> Result<u8> {
         &settings.pipeline,
         settings.threads,
         true,
+        settings.gpu,
     )?;
     let engine = Engine::new(
         Arc::new(transcriber),
@@ -584,12 +616,32 @@ fn eval(args: EvalArgs) -> Result<u8> {
     use crate::eval::{self, EvalReport, Hypothesis};
     let (pipeline, model_path, threads) = resolve_transcribe(&args.transcribe)?;
     let refs = eval::read_refs(&args.refs)?;
-    let transcriber = Arc::new(load_transcriber(&model_path, &pipeline, threads, true)?);
+    let gpu = gpu_of(&args.transcribe);
+    let transcriber = Arc::new(load_transcriber(
+        &model_path,
+        &pipeline,
+        threads,
+        true,
+        gpu,
+    )?);
     let model_name = crate::transcribe::Transcriber::model_name(transcriber.as_ref()).to_string();
     let engine = Engine::new(transcriber, pipeline, &pipeline_name(&args.transcribe))?;
+    // The pipeline runs the references as one batch, as `run` would, so
+    // its time is the batch's; the plain baseline goes file by file.
+    let workers = match gpu {
+        Some(_) => GPU_WORKERS,
+        None => (cores() / threads).max(1),
+    };
+    let paths: Vec<std::path::PathBuf> = refs.iter().map(|e| e.path.clone()).collect();
+    let mut batch = None;
     let mut systems = vec![eval::evaluate("pipeline", &refs, &mut |entry| {
-        let hash = pipeline::content_hash(&entry.path)?;
-        let t = pipeline::process_file(&entry.path, &hash, &engine)?;
+        let results = batch.get_or_insert_with(|| {
+            pipeline::transcribe_files(&paths, &engine, workers)
+                .0
+                .into_iter()
+        });
+        let _ = entry;
+        let t = results.next().expect("one result per reference")?;
         Ok(Hypothesis {
             text: t
                 .segments
@@ -607,7 +659,8 @@ fn eval(args: EvalArgs) -> Result<u8> {
         let Engine {
             pipeline: settings, ..
         } = engine;
-        let transcriber = load_transcriber(&model_path, &settings, threads, false)?;
+        // ... on every core, the way whisper.cpp's own tools run.
+        let transcriber = load_transcriber(&model_path, &settings, cores(), false, gpu)?;
         systems.push(eval::evaluate("plain", &refs, &mut |entry| {
             let plain = pipeline::transcribe_plain(&entry.path, &transcriber)?;
             Ok(Hypothesis {

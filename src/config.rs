@@ -133,6 +133,17 @@ pub struct WhisperSettings {
     /// Compression-ratio-like entropy limit that triggers temperature fallback
     /// on repetitive output.
     pub entropy_threshold: f32,
+    /// Encode each window with an encoder context fitted to its length
+    /// instead of whisper's fixed 30 s, and decode it without timestamp
+    /// tokens (segment times come from the window's pieces and DTW token
+    /// times). A window whose decode loops or runs out of tokens is decoded
+    /// again the usual way. Only for models with known alignment heads; off:
+    /// whisper's usual full context with timestamps.
+    pub fitted_context: bool,
+    /// With `fitted_context`: the longest window, shorter than `[vad]
+    /// max_window_ms` because without timestamps one decode must hold the
+    /// whole window's text within whisper's 224-token limit.
+    pub fitted_max_window_ms: u64,
 }
 
 impl Default for WhisperSettings {
@@ -149,6 +160,8 @@ impl Default for WhisperSettings {
             no_speech_threshold: 0.6,
             logprob_threshold: -1.0,
             entropy_threshold: 2.4,
+            fitted_context: true,
+            fitted_max_window_ms: 20000,
         }
     }
 }
@@ -265,7 +278,13 @@ impl PipelineFile {
             return Err("vad.pad_ms is too large for vad.max_window_ms".into());
         }
         let w = &self.whisper;
-        crate::transcribe::validate_language(&w.language)
+        if w.fitted_max_window_ms < 1_000 || w.fitted_max_window_ms > 30_000 {
+            return Err(format!(
+                "whisper.fitted_max_window_ms must be between 1000 and 30000, got {}",
+                w.fitted_max_window_ms
+            ));
+        }
+        crate::model::validate_language(&w.language)
             .map_err(|e| format!("whisper.language: {e}"))?;
         for lang in &w.languages {
             if lang == "auto" {
@@ -273,8 +292,7 @@ impl PipelineFile {
                     "whisper.languages lists codes such as pl, ru; `auto` is not one".into(),
                 );
             }
-            crate::transcribe::validate_language(lang)
-                .map_err(|e| format!("whisper.languages: {e}"))?;
+            crate::model::validate_language(lang).map_err(|e| format!("whisper.languages: {e}"))?;
         }
         if !(0.0..=1.0).contains(&w.temperature) {
             return Err(format!(
@@ -316,6 +334,8 @@ pub struct Settings {
     pub inputs: Vec<PathBuf>,
     pub workers: usize,
     pub threads: usize,
+    /// The GPU whisper runs on; `None`: the CPU.
+    pub gpu: Option<i32>,
     pub pipeline: PipelineFile,
 }
 
@@ -415,7 +435,7 @@ mod tests {
 
 /// Checks a `--language` flag.
 pub fn validate_language_flag(lang: &str) -> Result<()> {
-    crate::transcribe::validate_language(lang).map_err(|e| Error::Usage(format!("--language: {e}")))
+    crate::model::validate_language(lang).map_err(|e| Error::Usage(format!("--language: {e}")))
 }
 
 #[cfg(test)]

@@ -1,20 +1,37 @@
 //! Decoding recordings to planar f32 samples. The only module that names symphonia.
 //!
-//! [`decode_file`] turns one file into a [`DecodedAudio`]: every channel kept, samples in
-//! `[-1, 1]` at the file's own rate, plus a short stable codec name for the transcript.
+//! [`DecodeStream`] decodes one file as a stream: [`DecodeStream::open`] probes it and
+//! decodes up to the first audio (so [`AudioInfo`] is the decoder's own rate and channel
+//! count, not just the header's), [`DecodeStream::next_block`] hands out the audio in
+//! blocks of at most a second, every channel kept, samples in `[-1, 1]` at the file's own
+//! rate, and [`DecodeStream::finish`] says how it ended. Only a few blocks are ever held,
+//! however long the recording. [`decode_file`] is the same stream collected into one
+//! [`DecodedAudio`], for callers that want the whole recording.
+//!
+//! The file's BLAKE3 hash (the content hash that makes the call id) is computed from the
+//! bytes as the decoder reads them, so a recording is read from disk once: the reader
+//! under symphonia feeds every byte that extends the hashed prefix of the file to the
+//! hasher. Readers that skip around (MP4 with its index at the end, large chunks skipped
+//! by seeking) leave a gap; a small forward gap is read through at once, and whatever is
+//! still unhashed at the end (a gap, or the tail the decoder never needed) is read by
+//! `finish`. [`DecodeEnd::bytes_read`] counts what all of that cost.
+//!
 //! Call recordings come from many systems and are often damaged, so this module is mostly
 //! about failing well:
 //!
 //! * A file that cannot be used gives `Error::Decode { path, reason }` with one of a few
 //!   reasons: `empty file`, `not a recognised audio file`, `unsupported codec: …`,
-//!   `truncated: no audio before the file ends`, `no decodable audio: …`.
+//!   `truncated: no audio before the file ends`, `no decodable audio: …`. Most come from
+//!   `open`; one (`not a recognised audio file`, for bytes that only looked like audio
+//!   here and there) is only known at the end and comes from the last `next_block`.
 //! * A file that breaks off mid-stream is not an error: the audio up to the break is
-//!   returned and [`DecodedAudio::truncated`] says `truncated after 1.53 s: <reason>`.
+//!   handed out and [`DecodeEnd::truncated`] says `truncated after 1.53 s: <reason>`.
 //! * Corrupt packets in the middle are skipped and counted ([`DecodeStats`]); where packet
 //!   timestamps show that audio went missing, silence takes its place so that everything
 //!   after a damaged stretch stays at its true time on the recording.
-//! * symphonia has panicked on hostile input before, so decoding runs under
-//!   `catch_unwind` and a panic becomes an ordinary decode error.
+//! * symphonia has panicked on hostile input before, so opening and every block run
+//!   under `catch_unwind` and a panic becomes an ordinary decode error; the stream is
+//!   then unusable (every later block repeats the error) but `finish` still hashes.
 //!
 //! WAV gets extra care because it is what telephony systems write, and they write it
 //! badly: recorders that crash leave a header promising more data than the file holds,
@@ -24,8 +41,6 @@
 //! spliced in front of the untouched sample data (nothing is copied into memory). It also
 //! names WAV codecs symphonia lacks (`unsupported codec: gsm 6.10 (format tag 0x0031)`).
 //!
-//! The file is streamed through symphonia's reader; only the decoded samples are held.
-//!
 //! Known limitation: symphonia ignores MP4 edit lists, so AAC in `.m4a` keeps the
 //! encoder's priming frames (typically 1024, ~21 ms at 48 kHz) at the start.
 
@@ -34,12 +49,13 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::panic::{self, AssertUnwindSafe};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use symphonia::core::audio::GenericAudioBufferRef;
 use symphonia::core::codecs::audio::well_known as codec_ids;
 use symphonia::core::codecs::audio::{
-    AudioCodecId, AudioCodecParameters, AudioDecoderOptions, CODEC_ID_NULL_AUDIO,
+    AudioCodecId, AudioCodecParameters, AudioDecoder, AudioDecoderOptions, CODEC_ID_NULL_AUDIO,
 };
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
@@ -69,15 +85,32 @@ pub const EMPTY_FILE: &str = "empty file";
 const MAX_CONSECUTIVE_DEMUX_ERRORS: usize = 64;
 
 /// Longest silence inserted for one timestamp jump. Longer jumps are not a lost packet
-/// but a broken or discontinuous timeline, and filling them could exhaust memory.
+/// but a broken or discontinuous timeline, and filling them would be inventing audio.
 const MAX_GAP_SECONDS: f64 = 60.0;
 
-/// Upper bound on the frames reserved up front from a header's length claim, so a hostile
-/// header cannot make us allocate gigabytes before a single sample is decoded.
+/// A block is handed out once this much audio (a quarter second) is decoded: a few
+/// packets for most codecs, so callers do not pay per-call overhead on 20 ms packets.
+const BLOCK_TARGET_DIVISOR: usize = 4;
+/// No block is longer than a second (`rate` frames): long FLAC frames and inserted
+/// silence are cut to size, so what a caller holds per block stays small.
+const BLOCK_MAX_SECONDS: usize = 1;
+
+/// Upper bound on the frames [`decode_file`] reserves up front from a header's length
+/// claim, so a hostile header cannot make us allocate gigabytes before a sample is decoded.
 const MAX_RESERVE_FRAMES: u64 = 1 << 24;
 /// Frames per byte of file no real recording exceeds (8 kbit/s MP3 at 8 kHz is 8; HE-AAC
 /// a few tens); caps the reservation for small files with absurd length claims.
 const MAX_FRAMES_PER_BYTE: u64 = 64;
+
+/// A reader that skipped some unhashed bytes and then read on for [`FILL_AFTER_BYTES`]
+/// without coming back (a WAV reader past a large metadata chunk) has the gap read for
+/// the hash there and then, so the rest of the file is still hashed as it is read; see
+/// `Hashing::worth_filling` for which gaps. Gaps up to this size always are.
+const GAP_FILL_MAX_BYTES: u64 = 256 * 1024;
+/// How far a reader must read on past a skip before the gap is filled: more than a
+/// look at the end of the file (symphonia's probe reads the last 160 bytes for tags,
+/// then goes back to the start), which would otherwise read a small file twice.
+const FILL_AFTER_BYTES: u64 = 64 * 1024;
 
 /// True when `path` has one of [`AUDIO_EXTENSIONS`] (case-insensitive).
 pub fn is_audio_path(path: &Path) -> bool {
@@ -99,17 +132,179 @@ pub struct DecodeStats {
     pub gap_frames: usize,
 }
 
+/// What a stream holds, as decoded (the decoder's rate wins over the header's: HE-AAC
+/// headers give half the real rate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudioInfo {
+    /// Codec name as written into the transcript (`pcm_s16le`, `pcm_mulaw`, `mp3`, …).
+    pub codec: String,
+    pub sample_rate_hz: u32,
+    /// Channel count; every block has this many channels.
+    pub channels: usize,
+}
+
+/// How a stream ended, from [`DecodeStream::finish`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeEnd {
+    /// BLAKE3 of the file's bytes, the same as `pipeline::content_hash(path)`.
+    pub hash: blake3::Hash,
+    /// Frames handed out, per channel (inserted silence included).
+    pub frames: u64,
+    /// Set when the file broke off mid-stream and only the audio before the break was
+    /// decoded (`truncated after 1.53 s: <reason>`); the same text as
+    /// [`DecodedAudio::truncated`].
+    pub truncated: Option<String>,
+    /// Corrupt packets skipped and silence inserted.
+    pub stats: DecodeStats,
+    /// Bytes read from the file, by the decoder and for the hash together: the file's
+    /// length plus a few header bytes in the common case.
+    pub bytes_read: u64,
+}
+
+/// One file being decoded block by block; see the module documentation.
+pub struct DecodeStream {
+    path: PathBuf,
+    info: AudioInfo,
+    decoding: Decoding,
+    file: HashedFile,
+    /// Set after a decoder panic: the reason every later block repeats.
+    crashed: Option<String>,
+}
+
+impl DecodeStream {
+    /// Opens and probes `path` and decodes up to its first audio. Errors are
+    /// `Error::Decode { path, reason }`, the same as [`decode_file`] gives.
+    pub fn open(path: &Path) -> Result<Self> {
+        guarded(path, || Self::open_inner(path, true))
+    }
+
+    fn open_inner(path: &Path, hash: bool) -> Result<Self> {
+        let opened = open(path, hash)?;
+        let file = opened.file.clone();
+        let (decoding, info) = Decoding::start(path, opened)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            info,
+            decoding,
+            file,
+            crashed: None,
+        })
+    }
+
+    pub fn info(&self) -> &AudioInfo {
+        &self.info
+    }
+
+    /// Clears `out` (one `Vec` per channel, [`AudioInfo::channels`] of them) and fills it
+    /// with the next block: planar samples at the source rate, at most a second of them.
+    /// Returns false, with `out` empty, at the end of the stream.
+    pub fn next_block(&mut self, out: &mut [Vec<f32>]) -> Result<bool> {
+        for ch in out.iter_mut() {
+            ch.clear();
+        }
+        if let Some(reason) = &self.crashed {
+            return Err(Error::decode(&self.path, reason.clone()));
+        }
+        if out.len() != self.info.channels {
+            return Err(Error::decode(
+                &self.path,
+                format!(
+                    "a block of {} channels was asked of a {}-channel stream",
+                    out.len(),
+                    self.info.channels
+                ),
+            ));
+        }
+        let (decoding, path) = (&mut self.decoding, self.path.as_path());
+        match panic::catch_unwind(AssertUnwindSafe(|| decoding.next_block(path, out))) {
+            Ok(result) => result,
+            Err(payload) => {
+                let reason = crash_reason(payload.as_ref());
+                self.crashed = Some(reason.clone());
+                for ch in out.iter_mut() {
+                    ch.clear();
+                }
+                Err(Error::decode(&self.path, reason))
+            }
+        }
+    }
+
+    /// Ends the stream: hashes what the decoder did not read and says how decoding ended.
+    ///
+    /// Meant for after [`next_block`](Self::next_block) returned false; called earlier,
+    /// `frames` counts what was handed out and `truncated` is `None`. An I/O error while
+    /// reading the rest of the file is a decode error naming it.
+    pub fn finish(self) -> Result<DecodeEnd> {
+        let DecodeStream {
+            path,
+            decoding,
+            file,
+            ..
+        } = self;
+        let summary = decoding.summary();
+        warn_about_damage(&path, &summary.stats);
+        let (hash, bytes_read) = file
+            .finish()
+            .map_err(|e| Error::decode(&path, format!("cannot read file: {e}")))?;
+        Ok(DecodeEnd {
+            hash,
+            frames: summary.frames,
+            truncated: summary.truncated,
+            stats: summary.stats,
+            bytes_read,
+        })
+    }
+}
+
 /// Decodes a whole file. Errors are `Error::Decode { path, reason }`.
 pub fn decode_file(path: &Path) -> Result<DecodedAudio> {
     decode_file_with_stats(path).map(|(audio, _)| audio)
 }
 
 /// [`decode_file`], also returning how many corrupt packets were skipped.
+///
+/// The same [`DecodeStream`], collected; it does not hash (callers that want the hash
+/// use the stream).
 pub fn decode_file_with_stats(path: &Path) -> Result<(DecodedAudio, DecodeStats)> {
-    let result = guarded(path, || decode_inner(path));
-    if let Ok((_, stats)) = &result
-        && (stats.corrupt_packets > 0 || stats.gap_frames > 0)
-    {
+    let mut stream = guarded(path, || DecodeStream::open_inner(path, false))?;
+    let reserve = stream.decoding.reserve_frames();
+    let mut channels: Vec<Vec<f32>> = (0..stream.info.channels)
+        .map(|_| Vec::with_capacity(reserve))
+        .collect();
+    let mut block = vec![Vec::new(); stream.info.channels];
+    while stream.next_block(&mut block)? {
+        for (ch, b) in channels.iter_mut().zip(&block) {
+            ch.extend_from_slice(b);
+        }
+    }
+    // Drop the unused part of an over-generous reservation (a header that claimed more
+    // than the file held).
+    for ch in &mut channels {
+        if ch.capacity() > ch.len() + ch.len() / 8 {
+            ch.shrink_to_fit();
+        }
+    }
+    let DecodeStream {
+        path,
+        info,
+        decoding,
+        ..
+    } = stream;
+    let summary = decoding.summary();
+    warn_about_damage(&path, &summary.stats);
+    Ok((
+        DecodedAudio {
+            codec: info.codec,
+            sample_rate_hz: info.sample_rate_hz,
+            channels,
+            truncated: summary.truncated,
+        },
+        summary.stats,
+    ))
+}
+
+fn warn_about_damage(path: &Path, stats: &DecodeStats) {
+    if stats.corrupt_packets > 0 || stats.gap_frames > 0 {
         tracing::warn!(
             path = %path.display(),
             corrupt = stats.corrupt_packets,
@@ -118,7 +313,6 @@ pub fn decode_file_with_stats(path: &Path) -> Result<(DecodedAudio, DecodeStats)
             "skipped corrupt audio while decoding"
         );
     }
-    result
 }
 
 /// Codec name, sample rate and channel count of a file without decoding all of it.
@@ -131,12 +325,12 @@ pub fn probe_info(path: &Path) -> Result<(String, u32, usize)> {
 
 /// Runs `f`, turning a panic inside symphonia into a decode error for `path`.
 fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
-        Err(Error::decode(
-            path,
-            format!("decoder crashed: {}", panic_message(payload.as_ref())),
-        ))
-    })
+    panic::catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|payload| Err(Error::decode(path, crash_reason(payload.as_ref()))))
+}
+
+fn crash_reason(payload: &(dyn Any + Send)) -> String {
+    format!("decoder crashed: {}", panic_message(payload))
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
@@ -164,15 +358,20 @@ struct Opened {
     /// Whether the first bytes are a known container or stream signature. Used to tell
     /// "not audio at all" from "audio that is damaged" when symphonia fails.
     known_magic: bool,
+    /// The file under symphonia, hashing as it is read.
+    file: HashedFile,
 }
 
-fn open(path: &Path) -> Result<Opened> {
+/// `hash`: whether to hash the bytes read (off for [`decode_file`], which has no use for it).
+fn open(path: &Path, hash: bool) -> Result<Opened> {
     let io_err = |e: io::Error| Error::decode(path, format!("cannot read file: {e}"));
-    let mut file = File::open(path).map_err(io_err)?;
-    let file_len = file.metadata().map_err(io_err)?.len();
+    let file = File::open(path).map_err(io_err)?;
+    let meta = file.metadata().map_err(io_err)?;
+    let file_len = meta.len();
     if file_len == 0 {
         return Err(Error::decode(path, EMPTY_FILE));
     }
+    let mut file = HashedFile::new(file, file_len, meta.is_file(), hash);
 
     let mut head = [0u8; 16];
     let head_len = read_up_to(&mut file, &mut head).map_err(io_err)?;
@@ -187,17 +386,17 @@ fn open(path: &Path) -> Result<Opened> {
         match plan {
             wav::Plan::AsIs => {
                 file.seek(SeekFrom::Start(0)).map_err(io_err)?;
-                Box::new(file)
+                Box::new(file.clone())
             }
             wav::Plan::Unsupported(reason) => return Err(Error::decode(path, reason)),
             wav::Plan::Splice { pieces, truncation } => {
                 wav_truncation = truncation;
-                Box::new(SplicedSource::new(file, pieces))
+                Box::new(SplicedSource::new(file.clone(), pieces))
             }
         }
     } else {
         file.seek(SeekFrom::Start(0)).map_err(io_err)?;
-        Box::new(file)
+        Box::new(file.clone())
     };
 
     let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
@@ -238,6 +437,7 @@ fn open(path: &Path) -> Result<Opened> {
         wav_truncation,
         wav_fact_frames,
         known_magic,
+        file,
     })
 }
 
@@ -297,72 +497,277 @@ fn open_error_reason(err: &SymError, known_magic: bool) -> String {
     }
 }
 
-fn decode_inner(path: &Path) -> Result<(DecodedAudio, DecodeStats)> {
-    let Opened {
-        mut format,
-        track_id,
-        params,
-        num_frames,
-        time_base,
-        file_len,
-        wav_truncation,
-        wav_fact_frames,
-        known_magic,
-    } = open(path)?;
-    let codec = codec_name(params.codec).into_owned();
+/// The demuxer and decoder of a [`DecodeStream`], what they have decoded but not yet
+/// handed out, and what the verdict at the end needs.
+struct Decoding {
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn AudioDecoder>,
+    track_id: u32,
+    time_base: Option<TimeBase>,
+    num_frames: Option<u64>,
+    file_len: u64,
+    wav_truncation: Option<String>,
+    known_magic: bool,
+    /// ADPCM WAV pads its last block; `fact` has the true length. Frames past it are held
+    /// back until the stream either ends (they are padding, dropped) or runs on a whole
+    /// block further (the `fact` chunk was stale, and they are audio).
+    fact_limit: Option<usize>,
+    /// Frames per ADPCM block (1 for other codecs).
+    block_frames: usize,
+    stats: DecodeStats,
+    /// Why decoding stopped before the stream's natural end, if it did.
+    stopped: Option<String>,
+    consecutive_demux_errors: usize,
+    last_error: Option<String>,
+    /// Timestamp of the track's first packet: later timestamps, relative to it, say where
+    /// each packet's audio belongs.
+    origin: Option<i64>,
+    unsupported: Option<&'static str>,
+    /// No more packets will be read (the stream ended or decoding stopped).
+    ended: bool,
+    audio: Pending,
+    /// The verdict once the last block has been handed out: the truncation note, or the
+    /// reason the whole file is rejected.
+    done: Option<std::result::Result<Option<String>, String>>,
+}
 
-    let mut decoder = make_decoder(path, &params, &codec)?;
+/// What a [`Decoding`] has produced, from [`Decoding::summary`].
+struct Summary {
+    frames: u64,
+    truncated: Option<String>,
+    stats: DecodeStats,
+}
 
-    let mut stats = DecodeStats::default();
-    let reserve = num_frames
-        .unwrap_or(0)
-        .min(MAX_RESERVE_FRAMES)
-        .min(file_len.saturating_mul(MAX_FRAMES_PER_BYTE));
-    let mut out = Output::new(reserve as usize, params.sample_rate);
-    // Why decoding stopped before the stream's natural end, if it did.
-    let mut stopped: Option<String> = None;
-    let mut consecutive_demux_errors = 0;
-    let mut last_error: Option<String> = None;
-    // Timestamp of the track's first packet: later timestamps, relative to it, say where
-    // each packet's audio belongs.
-    let mut origin: Option<i64> = None;
-    let mut unsupported: Option<&'static str> = None;
+impl Decoding {
+    /// Sets up the decoder and decodes up to the first audio, which fixes the rate and
+    /// channel count. A file with no audio at all is rejected here, with the reason.
+    fn start(path: &Path, opened: Opened) -> Result<(Self, AudioInfo)> {
+        let Opened {
+            format,
+            track_id,
+            params,
+            num_frames,
+            time_base,
+            file_len,
+            wav_truncation,
+            wav_fact_frames,
+            known_magic,
+            file: _,
+        } = opened;
+        let codec = codec_name(params.codec).into_owned();
+        let decoder = make_decoder(path, &params, &codec)?;
+        let mut d = Self {
+            format,
+            decoder,
+            track_id,
+            time_base,
+            num_frames,
+            file_len,
+            wav_truncation,
+            known_magic,
+            fact_limit: wav_fact_frames
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|&n| n > 0),
+            block_frames: (params.frames_per_block.unwrap_or(0) as usize).max(1),
+            stats: DecodeStats::default(),
+            stopped: None,
+            consecutive_demux_errors: 0,
+            last_error: None,
+            origin: None,
+            unsupported: None,
+            ended: false,
+            audio: Pending::new(params.sample_rate),
+            done: None,
+        };
+        while d.audio.channels == 0 && !d.ended {
+            d.pull();
+        }
+        if d.audio.channels == 0 {
+            return Err(Error::decode(path, d.no_audio_reason(&codec)));
+        }
+        let sample_rate_hz = d.audio.rate.or(params.sample_rate).unwrap_or(0);
+        if sample_rate_hz == 0 {
+            // Only reachable with a decoder that reports no rate; go through the rest
+            // (keeping none of it) so the verdict is the one a whole-file look gives.
+            while !d.ended {
+                d.pull();
+                d.audio.clear_queue();
+            }
+            if !d.known_magic && d.stats.corrupt_packets > d.stats.packets {
+                return Err(Error::decode(path, NOT_AUDIO));
+            }
+            return Err(Error::decode(path, "no sample rate in the stream"));
+        }
+        d.audio.rate = Some(sample_rate_hz);
+        let info = AudioInfo {
+            codec,
+            sample_rate_hz,
+            channels: d.audio.channels,
+        };
+        Ok((d, info))
+    }
 
-    loop {
-        let packet = match format.next_packet() {
+    /// Why a stream that ended without any audio is rejected.
+    fn no_audio_reason(&mut self, codec: &str) -> String {
+        // A header that promised frames (MP3 Xing, FLAC STREAMINFO) but none came.
+        let promised = self.num_frames.is_some_and(|n| n > 0);
+        if !self.known_magic {
+            // symphonia found something frame-like somewhere in a file that does not
+            // start like audio, and none of it decoded.
+            NOT_AUDIO.to_owned()
+        } else if let Some(msg) = self.unsupported {
+            format!("unsupported codec: {codec} ({msg})")
+        } else if self.stopped.is_some() || self.wav_truncation.is_some() || promised {
+            TRUNCATED_NO_AUDIO.to_owned()
+        } else if self.stats.corrupt_packets > 0 {
+            format!(
+                "no decodable audio: {} corrupt packets ({})",
+                self.stats.corrupt_packets,
+                self.last_error.take().unwrap_or_default()
+            )
+        } else {
+            "no audio in the file".to_owned()
+        }
+    }
+
+    /// Frames to reserve for a whole-file decode: the header's claim, within reason.
+    fn reserve_frames(&self) -> usize {
+        self.num_frames
+            .unwrap_or(0)
+            .min(MAX_RESERVE_FRAMES)
+            .min(self.file_len.saturating_mul(MAX_FRAMES_PER_BYTE)) as usize
+    }
+
+    /// See [`DecodeStream::next_block`]; `out` is cleared and has the right channel count.
+    fn next_block(&mut self, path: &Path, out: &mut [Vec<f32>]) -> Result<bool> {
+        if let Some(done) = &self.done {
+            return match done {
+                Ok(_) => Ok(false),
+                Err(reason) => Err(Error::decode(path, reason.clone())),
+            };
+        }
+        let rate = self.audio.rate.unwrap_or(1) as usize;
+        let target = (rate / BLOCK_TARGET_DIVISOR).max(1);
+        let max = (rate * BLOCK_MAX_SECONDS).max(1);
+        loop {
+            if let Some(n) = self.fact_limit
+                && self.audio.frames_so_far() >= n + self.block_frames
+            {
+                // Decoding ran a whole block past `fact`: it was stale, not padding.
+                self.fact_limit = None;
+            }
+            let ready = self.audio.emittable(self.fact_limit);
+            let all_in =
+                self.ended && self.audio.silence_owed == 0 && self.audio.deferred_frames() == 0;
+            if ready >= target || (all_in && ready > 0) {
+                self.audio.take(ready.min(max), out);
+                return Ok(true);
+            }
+            if self.audio.silence_owed > 0 {
+                let n = self.audio.silence_owed.min(max);
+                self.audio.push_silence(n);
+            } else if self.audio.deferred_frames() > 0 {
+                self.audio.undefer();
+            } else if self.ended {
+                let verdict = self.conclude();
+                let result = match &verdict {
+                    Ok(_) => Ok(false),
+                    Err(reason) => Err(Error::decode(path, reason.clone())),
+                };
+                self.done = Some(verdict);
+                return result;
+            } else {
+                self.pull();
+            }
+        }
+    }
+
+    /// The verdict once every block is out: a rejection, or the truncation note.
+    fn conclude(&mut self) -> std::result::Result<Option<String>, String> {
+        // Whatever is left is ADPCM padding past `fact` (see `fact_limit`).
+        self.audio.clear_queue();
+        // Random bytes can contain a few things that look like MP3 frames; real audio
+        // decodes far more packets than it loses.
+        if !self.known_magic && self.stats.corrupt_packets > self.stats.packets {
+            return Err(NOT_AUDIO.to_owned());
+        }
+        let frames = self.audio.emitted;
+        let rate = self.audio.rate.unwrap_or(1);
+        // The WAV header's claim is the most precise reason; a demuxer stop comes next; a
+        // stream shorter than its header's frame count is the last resort (FLAC, MP3 with
+        // a Xing header: their readers just see the end of the file).
+        let reason = self
+            .wav_truncation
+            .take()
+            .or(self.stopped.take())
+            .or_else(|| {
+                let expected = self.num_frames?;
+                // Encoder delay and padding make decoded lengths differ slightly from the
+                // header; only a real shortfall (more than 2 % or 0.1 s) counts.
+                let slack = (expected / 50).max(u64::from(rate) / 10);
+                ((frames as u64) + slack < expected).then(|| {
+                    format!(
+                        "the stream ends before its declared length of {:.2} s",
+                        expected as f64 / f64::from(rate)
+                    )
+                })
+            });
+        Ok(reason.map(|reason| {
+            format!(
+                "truncated after {:.2} s: {reason}",
+                frames as f64 / f64::from(rate)
+            )
+        }))
+    }
+
+    fn summary(self) -> Summary {
+        let mut stats = self.stats;
+        stats.gap_frames = self.audio.gap_total;
+        Summary {
+            frames: self.audio.emitted as u64,
+            truncated: self.done.and_then(|d| d.ok()).flatten(),
+            stats,
+        }
+    }
+
+    /// Reads one packet and decodes it into `audio`, or notes why there are no more.
+    fn pull(&mut self) {
+        let packet = match self.format.next_packet() {
             Ok(Some(packet)) => {
-                consecutive_demux_errors = 0;
+                self.consecutive_demux_errors = 0;
                 packet
             }
-            Ok(None) => break,
+            Ok(None) => {
+                self.ended = true;
+                return;
+            }
             Err(SymError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                stopped = Some("the file ends mid-packet".to_owned());
-                break;
+                self.stop("the file ends mid-packet".to_owned());
+                return;
             }
             Err(SymError::DecodeError(msg)) => {
                 // A damaged page or frame header: the reader resynchronises on the next call.
-                stats.corrupt_packets += 1;
-                last_error = Some(msg.to_owned());
-                consecutive_demux_errors += 1;
-                if consecutive_demux_errors >= MAX_CONSECUTIVE_DEMUX_ERRORS {
-                    stopped = Some(format!("corrupt stream: {msg}"));
-                    break;
+                self.stats.corrupt_packets += 1;
+                self.last_error = Some(msg.to_owned());
+                self.consecutive_demux_errors += 1;
+                if self.consecutive_demux_errors >= MAX_CONSECUTIVE_DEMUX_ERRORS {
+                    self.stop(format!("corrupt stream: {msg}"));
                 }
-                continue;
+                return;
             }
             Err(SymError::ResetRequired) => {
                 // A chained Ogg stream starting a new logical stream. Call recordings are
                 // not chained; keep what we have rather than guess at a new track layout.
-                stopped = Some("a second chained stream follows and was not decoded".to_owned());
-                break;
+                self.stop("a second chained stream follows and was not decoded".to_owned());
+                return;
             }
             Err(e) => {
-                stopped = Some(e.to_string());
-                break;
+                self.stop(e.to_string());
+                return;
             }
         };
-        if packet.track_id != track_id {
-            continue;
+        if packet.track_id != self.track_id {
+            return;
         }
         // Where the packet's audio starts once the decoder has trimmed encoder delay: the
         // timestamp is that of the first decoded frame, trimmed ones included.
@@ -370,127 +775,193 @@ fn decode_inner(path: &Path) -> Result<(DecodedAudio, DecodeStats)> {
             .pts
             .get()
             .saturating_add(i64::try_from(packet.trim_start.get()).unwrap_or(i64::MAX));
-        let origin = *origin.get_or_insert(start);
-        if let Some(at) = frames_between(origin, start, time_base, out.rate) {
+        let origin = *self.origin.get_or_insert(start);
+        if let Some(at) = frames_between(origin, start, self.time_base, self.audio.rate) {
             // Allow 2 ms of rounding between timestamp and sample clocks.
-            let slack = out.rate.map_or(0, |r| r as usize / 500);
-            let have = out.frames_including_pending();
+            let slack = self.audio.rate.map_or(0, |r| r as usize / 500);
+            let have = self.audio.frames_so_far();
             if at > have + slack {
-                out.gap(at - have);
+                self.audio.owe_silence(at - have);
             }
         }
-        match decoder.decode(&packet) {
+        match self.decoder.decode(&packet) {
             Ok(buf) => {
-                if out.append(&buf) {
-                    stats.packets += 1;
+                if self.audio.append(&buf) {
+                    self.stats.packets += 1;
                 } else {
-                    stats.corrupt_packets += 1;
-                    last_error = Some("the sample rate changed mid-stream".to_owned());
+                    self.stats.corrupt_packets += 1;
+                    self.last_error = Some("the sample rate changed mid-stream".to_owned());
                 }
             }
             // Invalid data in one packet, or a packet shorter than its header says:
             // skip it, as a player would, and keep going. The next packet's timestamp
             // puts silence in its place, so everything after stays at the right time.
             Err(SymError::DecodeError(msg)) => {
-                stats.corrupt_packets += 1;
-                last_error = Some(msg.to_owned());
+                self.stats.corrupt_packets += 1;
+                self.last_error = Some(msg.to_owned());
             }
             Err(SymError::IoError(e)) => {
-                stats.corrupt_packets += 1;
-                last_error = Some(e.to_string());
+                self.stats.corrupt_packets += 1;
+                self.last_error = Some(e.to_string());
             }
             Err(SymError::ResetRequired) => {
-                decoder.reset();
+                self.decoder.reset();
             }
             // A feature the decoder lacks, or garbage that looks like one: skip the packet;
             // if no packet decodes at all, the codec variant is what is unsupported.
             Err(SymError::Unsupported(msg)) => {
-                stats.corrupt_packets += 1;
-                last_error = Some(msg.to_owned());
-                unsupported.get_or_insert(msg);
+                self.stats.corrupt_packets += 1;
+                self.last_error = Some(msg.to_owned());
+                self.unsupported.get_or_insert(msg);
             }
-            Err(e) => {
-                stopped = Some(e.to_string());
-                break;
-            }
+            Err(e) => self.stop(e.to_string()),
         }
     }
 
-    // ADPCM blocks have a fixed length, so the last one is padded; `fact` has the truth.
-    // A `fact` claiming far fewer frames than decoded is stale, not padding.
-    if let Some(n) = wav_fact_frames {
-        let block = params.frames_per_block.unwrap_or(0) as usize;
-        let n = n as usize;
-        if n > 0 && n < out.frames() && out.frames() - n < block.max(1) {
-            out.truncate(n);
+    fn stop(&mut self, reason: String) {
+        self.stopped = Some(reason);
+        self.ended = true;
+    }
+}
+
+/// Decoded audio not yet handed out, in time order: `queue`, then `silence_owed` frames
+/// of silence, then `deferred`. Silence and deferred frames only exist between a packet
+/// whose timestamp reveals lost audio and the next block; at most a packet is deferred.
+struct Pending {
+    /// Channel count, fixed by the first decoded buffer; 0 before it.
+    channels: usize,
+    /// The stream's rate: the header's until the first buffer decodes, then the decoder's.
+    rate: Option<u32>,
+    queue: Vec<Vec<f32>>,
+    /// Silence owed for lost audio (also before the channel count is known).
+    silence_owed: usize,
+    /// A packet decoded while silence was owed: it belongs after the silence.
+    deferred: Vec<Vec<f32>>,
+    /// Frames handed out so far.
+    emitted: usize,
+    /// All silence inserted, owed or not.
+    gap_total: usize,
+}
+
+impl Pending {
+    fn new(header_rate: Option<u32>) -> Self {
+        Self {
+            channels: 0,
+            rate: header_rate.filter(|&r| r > 0),
+            queue: Vec::new(),
+            silence_owed: 0,
+            deferred: Vec::new(),
+            emitted: 0,
+            gap_total: 0,
         }
     }
-    let frames = out.frames();
-    if frames == 0 {
-        // A header that promised frames (MP3 Xing, FLAC STREAMINFO) but none came.
-        let promised = num_frames.is_some_and(|n| n > 0);
-        let reason = if !known_magic {
-            // symphonia found something frame-like somewhere in a file that does not
-            // start like audio, and none of it decoded.
-            NOT_AUDIO.to_owned()
-        } else if let Some(msg) = unsupported {
-            format!("unsupported codec: {codec} ({msg})")
-        } else if stopped.is_some() || wav_truncation.is_some() || promised {
-            TRUNCATED_NO_AUDIO.to_owned()
-        } else if stats.corrupt_packets > 0 {
-            format!(
-                "no decodable audio: {} corrupt packets ({})",
-                stats.corrupt_packets,
-                last_error.unwrap_or_default()
-            )
+
+    fn queue_frames(&self) -> usize {
+        self.queue.first().map_or(0, Vec::len)
+    }
+
+    fn deferred_frames(&self) -> usize {
+        self.deferred.first().map_or(0, Vec::len)
+    }
+
+    /// Every frame decoded or owed so far: where the next packet's audio would start.
+    fn frames_so_far(&self) -> usize {
+        self.emitted + self.queue_frames() + self.silence_owed + self.deferred_frames()
+    }
+
+    /// Frames that can go out now: the queue, but nothing past `limit` in total.
+    fn emittable(&self, limit: Option<usize>) -> usize {
+        let queued = self.queue_frames();
+        limit.map_or(queued, |n| queued.min(n.saturating_sub(self.emitted)))
+    }
+
+    /// Moves the first `n` queued frames to `out`.
+    fn take(&mut self, n: usize, out: &mut [Vec<f32>]) {
+        for (dst, src) in out.iter_mut().zip(&mut self.queue) {
+            dst.extend_from_slice(&src[..n]);
+            src.drain(..n);
+        }
+        self.emitted += n;
+    }
+
+    /// Drops what is queued or deferred (owed silence stays owed).
+    fn clear_queue(&mut self) {
+        for ch in self.queue.iter_mut().chain(&mut self.deferred) {
+            ch.clear();
+        }
+    }
+
+    /// Notes `frames` of lost audio, to be filled with silence before what comes next.
+    fn owe_silence(&mut self, frames: usize) {
+        self.silence_owed += frames;
+        self.gap_total += frames;
+    }
+
+    /// Pays `n` frames of the silence owed into the queue.
+    fn push_silence(&mut self, n: usize) {
+        for ch in &mut self.queue {
+            ch.resize(ch.len() + n, 0.0);
+        }
+        self.silence_owed -= n;
+    }
+
+    /// Moves the deferred packet to the queue, once the silence before it is paid.
+    fn undefer(&mut self) {
+        for (q, d) in self.queue.iter_mut().zip(&mut self.deferred) {
+            q.append(d);
+        }
+    }
+
+    /// Appends a decoded buffer; false when it was dropped (its rate differs).
+    fn append(&mut self, buf: &GenericAudioBufferRef<'_>) -> bool {
+        let frames = buf.frames();
+        let planes = buf.num_planes();
+        if frames == 0 || planes == 0 {
+            return true;
+        }
+        let rate = buf.spec().rate();
+        if self.channels == 0 {
+            // The decoder's own rate wins over the header's (HE-AAC doubles it, for one).
+            if rate > 0 {
+                self.rate = Some(rate);
+            }
+            self.channels = planes;
+            self.queue = vec![Vec::new(); planes];
+            self.deferred = vec![Vec::new(); planes];
+        } else if rate > 0 && self.rate.is_some_and(|r| r != rate) {
+            // A mid-stream rate change cannot be represented in one stream.
+            return false;
+        }
+        let dst = if self.silence_owed > 0 {
+            &mut self.deferred
         } else {
-            "no audio in the file".to_owned()
+            &mut self.queue
         };
-        return Err(Error::decode(path, reason));
+        let start = dst[0].len();
+        if planes == dst.len() {
+            for ch in dst.iter_mut() {
+                ch.resize(start + frames, 0.0);
+            }
+            let mut slices: Vec<&mut [f32]> = dst.iter_mut().map(|c| &mut c[start..]).collect();
+            buf.copy_to_slice_planar::<f32, _>(&mut slices);
+        } else {
+            // The channel count changed mid-stream (MP3 can switch mono/stereo per frame):
+            // keep the first layout, filling missing channels from the first plane.
+            let mut scratch: Vec<Vec<f32>> = Vec::new();
+            buf.copy_to_vecs_planar::<f32>(&mut scratch);
+            for (i, ch) in dst.iter_mut().enumerate() {
+                ch.extend_from_slice(scratch.get(i).unwrap_or(&scratch[0]));
+            }
+        }
+        // Lossy decoders overshoot a little and float WAV can hold anything (NaN included);
+        // downstream code relies on [-1, 1].
+        for ch in dst.iter_mut() {
+            for s in &mut ch[start..] {
+                *s = if s.is_nan() { 0.0 } else { s.clamp(-1.0, 1.0) };
+            }
+        }
+        true
     }
-    // Random bytes can contain a few things that look like MP3 frames; real audio decodes
-    // far more packets than it loses.
-    if !known_magic && stats.corrupt_packets > stats.packets {
-        return Err(Error::decode(path, NOT_AUDIO));
-    }
-
-    stats.gap_frames = out.gap_total;
-    let sample_rate_hz = out.rate.or(params.sample_rate).unwrap_or(0);
-    if sample_rate_hz == 0 {
-        return Err(Error::decode(path, "no sample rate in the stream"));
-    }
-
-    // The WAV header's claim is the most precise reason; a demuxer stop comes next; a
-    // stream shorter than its header's frame count is the last resort (FLAC, MP3 with a
-    // Xing header: their readers just see the end of the file).
-    let reason = wav_truncation.or(stopped).or_else(|| {
-        let expected = num_frames?;
-        // Encoder delay and padding make decoded lengths differ slightly from the header;
-        // only a real shortfall (more than 2 % or 0.1 s) counts.
-        let slack = (expected / 50).max(u64::from(sample_rate_hz) / 10);
-        ((frames as u64) + slack < expected).then(|| {
-            format!(
-                "the stream ends before its declared length of {:.2} s",
-                expected as f64 / f64::from(sample_rate_hz)
-            )
-        })
-    });
-    let truncated = reason.map(|reason| {
-        format!(
-            "truncated after {:.2} s: {reason}",
-            frames as f64 / f64::from(sample_rate_hz)
-        )
-    });
-
-    Ok((
-        DecodedAudio {
-            codec,
-            sample_rate_hz,
-            channels: out.into_channels(),
-            truncated,
-        },
-        stats,
-    ))
 }
 
 /// Frames at `rate` from timestamp `from` to `to` in `time_base` units; `None` when
@@ -534,7 +1005,7 @@ fn probe_inner(path: &Path) -> Result<(String, u32, usize)> {
         track_id,
         params,
         ..
-    } = open(path)?;
+    } = open(path, false)?;
     let codec = codec_name(params.codec).into_owned();
     if symphonia::default::get_codecs()
         .get_audio_decoder(params.codec)
@@ -569,123 +1040,6 @@ fn probe_inner(path: &Path) -> Result<(String, u32, usize)> {
         }
     }
     Err(Error::decode(path, TRUNCATED_NO_AUDIO))
-}
-
-/// Planar output being filled packet by packet.
-struct Output {
-    channels: Vec<Vec<f32>>,
-    /// Rate of the first decoded buffer; packets at another rate are dropped.
-    rate: Option<u32>,
-    reserve: usize,
-    /// Silence owed for corrupt packets met before the channel count was known.
-    pending_gap: usize,
-    /// All silence inserted, pending or not.
-    gap_total: usize,
-}
-
-impl Output {
-    /// `reserve`: frames to allocate per channel once the channel count is known.
-    fn new(reserve: usize, rate: Option<u32>) -> Self {
-        Self {
-            channels: Vec::new(),
-            rate: rate.filter(|&r| r > 0),
-            reserve,
-            pending_gap: 0,
-            gap_total: 0,
-        }
-    }
-
-    fn frames_including_pending(&self) -> usize {
-        self.frames() + self.pending_gap
-    }
-
-    /// Appends `frames` of silence in place of audio that could not be decoded.
-    fn gap(&mut self, frames: usize) {
-        self.gap_total += frames;
-        if self.channels.is_empty() {
-            self.pending_gap += frames;
-        } else {
-            let len = self.frames() + frames;
-            for ch in &mut self.channels {
-                ch.resize(len, 0.0);
-            }
-        }
-    }
-
-    fn frames(&self) -> usize {
-        self.channels.first().map_or(0, Vec::len)
-    }
-
-    fn truncate(&mut self, frames: usize) {
-        for ch in &mut self.channels {
-            ch.truncate(frames);
-        }
-    }
-
-    /// The channels, without the unused part of an over-generous reservation (a header
-    /// that claimed more than the file held).
-    fn into_channels(mut self) -> Vec<Vec<f32>> {
-        for ch in &mut self.channels {
-            if ch.capacity() > ch.len() + ch.len() / 8 {
-                ch.shrink_to_fit();
-            }
-        }
-        self.channels
-    }
-
-    /// Appends a decoded buffer; false when it was dropped (its rate differs).
-    fn append(&mut self, buf: &GenericAudioBufferRef<'_>) -> bool {
-        let frames = buf.frames();
-        let planes = buf.num_planes();
-        if frames == 0 || planes == 0 {
-            return true;
-        }
-        let rate = buf.spec().rate();
-        if self.channels.is_empty() {
-            // The decoder's own rate wins over the header's (HE-AAC doubles it, for one).
-            if rate > 0 {
-                self.rate = Some(rate);
-            }
-            let reserve = self.reserve.max(self.pending_gap + frames);
-            self.channels = (0..planes)
-                .map(|_| {
-                    let mut ch = Vec::with_capacity(reserve);
-                    ch.resize(self.pending_gap, 0.0);
-                    ch
-                })
-                .collect();
-            self.pending_gap = 0;
-        } else if rate > 0 && self.rate.is_some_and(|r| r != rate) {
-            // A mid-stream rate change cannot be represented in one DecodedAudio.
-            return false;
-        }
-
-        let start = self.frames();
-        if planes == self.channels.len() {
-            for ch in &mut self.channels {
-                ch.resize(start + frames, 0.0);
-            }
-            let mut dst: Vec<&mut [f32]> =
-                self.channels.iter_mut().map(|c| &mut c[start..]).collect();
-            buf.copy_to_slice_planar::<f32, _>(&mut dst);
-        } else {
-            // The channel count changed mid-stream (MP3 can switch mono/stereo per frame):
-            // keep the first layout, filling missing channels from the first plane.
-            let mut scratch: Vec<Vec<f32>> = Vec::new();
-            buf.copy_to_vecs_planar::<f32>(&mut scratch);
-            for (i, ch) in self.channels.iter_mut().enumerate() {
-                ch.extend_from_slice(scratch.get(i).unwrap_or(&scratch[0]));
-            }
-        }
-        // Lossy decoders overshoot a little and float WAV can hold anything (NaN included);
-        // downstream code relies on [-1, 1].
-        for ch in &mut self.channels {
-            for s in &mut ch[start..] {
-                *s = if s.is_nan() { 0.0 } else { s.clamp(-1.0, 1.0) };
-            }
-        }
-        true
-    }
 }
 
 /// The short, stable codec name written into transcripts.
@@ -736,10 +1090,161 @@ pub fn codec_name(id: AudioCodecId) -> Cow<'static, str> {
     Cow::Borrowed(name)
 }
 
+/// The file as symphonia (and the WAV header reader) sees it: every read also extends
+/// the BLAKE3 hash of the file's prefix where it can. Shared (the demuxer owns one
+/// handle, [`DecodeStream`] another for `finish`), hence the mutex; it is only ever
+/// locked by whoever is reading, so it is never contended.
+#[derive(Clone)]
+struct HashedFile {
+    inner: Arc<Mutex<Hashing>>,
+    len: u64,
+    seekable: bool,
+}
+
+struct Hashing {
+    file: File,
+    /// Where the file's cursor is.
+    pos: u64,
+    hasher: blake3::Hasher,
+    /// Bytes `[0, hashed)` have gone into the hasher, in order.
+    hashed: u64,
+    /// Where the reads since the last seek began.
+    run_start: u64,
+    /// The file's length when it was opened.
+    len: u64,
+    /// Whether to hash at all (a whole-file decode does not need it).
+    enabled: bool,
+    bytes_read: u64,
+}
+
+impl HashedFile {
+    fn new(file: File, len: u64, seekable: bool, hash: bool) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(Hashing {
+                file,
+                pos: 0,
+                hasher: blake3::Hasher::new(),
+                hashed: 0,
+                run_start: 0,
+                len,
+                enabled: hash,
+                bytes_read: 0,
+            })),
+            len,
+            seekable,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Hashing> {
+        // Only this module's reads and seeks hold the lock, and nothing in them panics;
+        // should one ever, take the lock as it is rather than panic a second time.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads and hashes whatever the decoder left unhashed, to the end of the file;
+    /// returns the hash and the bytes read in all.
+    fn finish(&self) -> io::Result<(blake3::Hash, u64)> {
+        let mut h = self.lock();
+        if h.enabled {
+            h.hash_from_file(u64::MAX)?;
+        }
+        Ok((h.hasher.finalize(), h.bytes_read))
+    }
+}
+
+impl Hashing {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        let (start, end) = (self.pos, self.pos + n as u64);
+        self.pos = end;
+        self.bytes_read += n as u64;
+        if !self.enabled || n == 0 {
+            return Ok(n);
+        }
+        if start <= self.hashed {
+            // BLAKE3 takes bytes in order: only what extends the prefix can go in.
+            if self.hashed < end {
+                self.hasher.update(&buf[(self.hashed - start) as usize..n]);
+                self.hashed = end;
+            }
+        } else if end - self.run_start >= FILL_AFTER_BYTES && self.worth_filling() {
+            // The reader skipped some bytes and is reading on without coming back (a WAV
+            // reader past a metadata chunk): read the gap now, or everything it reads
+            // from here on would have to be read again by `finish`.
+            if self.hash_from_file(start)? {
+                self.hasher.update(&buf[..n]);
+                self.hashed = end;
+            }
+            self.pos = self.file.seek(SeekFrom::Start(end))?;
+        }
+        Ok(n)
+    }
+
+    /// Whether to read the gap before the current run now. Nobody can tell whether the
+    /// reader will come back for it: if it does (MP4: index at the end, then the audio),
+    /// reading it now costs the gap twice; if it never does (a WAV chunk skipped), not
+    /// reading it costs everything after the gap twice. Reading it when the gap is small,
+    /// or smaller than what follows it, keeps the worst case to the smaller of the two.
+    fn worth_filling(&self) -> bool {
+        let gap = self.run_start.saturating_sub(self.hashed);
+        gap <= GAP_FILL_MAX_BYTES || gap <= self.len.saturating_sub(self.run_start)
+    }
+
+    /// Hashes `[hashed, to)` straight from the file, leaving the cursor where it ends;
+    /// false when the file ended first.
+    fn hash_from_file(&mut self, to: u64) -> io::Result<bool> {
+        self.pos = self.file.seek(SeekFrom::Start(self.hashed))?;
+        let mut buf = vec![0u8; 64 * 1024];
+        while self.hashed < to {
+            let want = (to - self.hashed).min(buf.len() as u64) as usize;
+            let n = match self.file.read(&mut buf[..want]) {
+                Ok(0) => return Ok(false),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.bytes_read += n as u64;
+            self.hasher.update(&buf[..n]);
+            self.hashed += n as u64;
+            self.pos = self.hashed;
+        }
+        Ok(true)
+    }
+
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let target = self.file.seek(to)?;
+        self.pos = target;
+        self.run_start = target;
+        Ok(target)
+    }
+}
+
+impl Read for HashedFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.lock().read(buf)
+    }
+}
+
+impl Seek for HashedFile {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.lock().seek(to)
+    }
+}
+
+impl MediaSource for HashedFile {
+    fn is_seekable(&self) -> bool {
+        self.seekable
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        Some(self.len)
+    }
+}
+
 /// A seekable byte source made of pieces: bytes held here (a rewritten header) and ranges
 /// of the underlying file (everything else). symphonia reads it like a file.
-struct SplicedSource {
-    file: File,
+struct SplicedSource<F> {
+    file: F,
     /// Each piece with its start offset in the spliced stream, in order.
     pieces: Vec<(u64, Piece)>,
     len: u64,
@@ -764,8 +1269,8 @@ impl Piece {
     }
 }
 
-impl SplicedSource {
-    fn new(file: File, pieces: Vec<Piece>) -> Self {
+impl<F: Read + Seek> SplicedSource<F> {
+    fn new(file: F, pieces: Vec<Piece>) -> Self {
         let mut start = 0;
         let pieces: Vec<(u64, Piece)> = pieces
             .into_iter()
@@ -785,7 +1290,7 @@ impl SplicedSource {
     }
 }
 
-impl Read for SplicedSource {
+impl<F: Read + Seek> Read for SplicedSource<F> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() || self.pos >= self.len {
             return Ok(0);
@@ -818,7 +1323,7 @@ impl Read for SplicedSource {
     }
 }
 
-impl Seek for SplicedSource {
+impl<F: Read + Seek> Seek for SplicedSource<F> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         let target = match to {
             SeekFrom::Start(p) => Some(p),
@@ -831,7 +1336,7 @@ impl Seek for SplicedSource {
     }
 }
 
-impl MediaSource for SplicedSource {
+impl<F: Read + Seek + Send + Sync> MediaSource for SplicedSource<F> {
     fn is_seekable(&self) -> bool {
         true
     }
@@ -844,8 +1349,7 @@ impl MediaSource for SplicedSource {
 /// Reading just enough of a RIFF/WAVE header to name unsupported codecs and repair the
 /// length fields and chunk layouts that symphonia would reject or misread.
 mod wav {
-    use std::fs::File;
-    use std::io::{self, Seek, SeekFrom};
+    use std::io::{self, Read, Seek, SeekFrom};
 
     use super::{Piece, read_up_to};
 
@@ -882,7 +1386,10 @@ mod wav {
 
     /// Walks the chunks up to `data` and decides whether the header needs repair. Also
     /// returns the `fact` chunk's frame count for ADPCM, where it is the only exact length.
-    pub(super) fn plan(file: &mut File, file_len: u64) -> io::Result<(Plan, Option<u64>)> {
+    pub(super) fn plan(
+        file: &mut (impl Read + Seek),
+        file_len: u64,
+    ) -> io::Result<(Plan, Option<u64>)> {
         file.seek(SeekFrom::Start(0))?;
         let mut riff = [0u8; 12];
         if read_up_to(file, &mut riff)? < 12 {
@@ -1291,5 +1798,275 @@ mod tests {
         assert!(has_known_magic(&[0xff, 0xfb, 0x90, 0x00]));
         assert!(has_known_magic(b"\0\0\0\x20ftypM4A "));
         assert!(!has_known_magic(b"hello world"));
+    }
+
+    /// Decodes `path` as a stream: its blocks per channel, joined, and how it ended.
+    fn stream_all(stream: &mut DecodeStream) -> (Vec<Vec<f32>>, usize) {
+        let mut block = vec![Vec::new(); stream.info().channels];
+        let mut joined = vec![Vec::new(); stream.info().channels];
+        let mut longest = 0;
+        while stream.next_block(&mut block).unwrap() {
+            assert!(!block[0].is_empty(), "an empty block before the end");
+            longest = longest.max(block[0].len());
+            for (j, b) in joined.iter_mut().zip(&block) {
+                assert_eq!(b.len(), block[0].len(), "ragged block");
+                j.extend_from_slice(b);
+            }
+        }
+        (joined, longest)
+    }
+
+    /// Shifts the timestamps of every packet after the first `after` by `by` ticks: the
+    /// demuxer skipping over lost data, as a damaged file makes it.
+    struct JumpAfter {
+        inner: Box<dyn FormatReader>,
+        after: usize,
+        by: i64,
+    }
+
+    impl FormatReader for JumpAfter {
+        fn format_info(&self) -> &symphonia::core::formats::FormatInfo {
+            self.inner.format_info()
+        }
+        fn media_info(&self) -> &symphonia::core::formats::MediaInfo {
+            self.inner.media_info()
+        }
+        fn metadata(&mut self) -> symphonia::core::meta::Metadata<'_> {
+            self.inner.metadata()
+        }
+        fn seek(
+            &mut self,
+            mode: symphonia::core::formats::SeekMode,
+            to: symphonia::core::formats::SeekTo,
+        ) -> symphonia::core::errors::Result<symphonia::core::formats::SeekedTo> {
+            self.inner.seek(mode, to)
+        }
+        fn tracks(&self) -> &[symphonia::core::formats::Track] {
+            self.inner.tracks()
+        }
+        fn next_packet(
+            &mut self,
+        ) -> symphonia::core::errors::Result<Option<symphonia::core::packet::Packet>> {
+            let mut packet = self.inner.next_packet()?;
+            if let Some(p) = &mut packet {
+                if self.after == 0 {
+                    p.pts = symphonia::core::units::Timestamp::new(p.pts.get() + self.by);
+                } else {
+                    self.after -= 1;
+                }
+            }
+            Ok(packet)
+        }
+        fn into_inner<'s>(self: Box<Self>) -> MediaSourceStream<'s>
+        where
+            Self: 's,
+        {
+            self.inner.into_inner()
+        }
+    }
+
+    /// The stream's own decoder, panicking on the packet after the first `after`.
+    struct PanicAfter {
+        inner: Box<dyn AudioDecoder>,
+        after: usize,
+    }
+
+    impl AudioDecoder for PanicAfter {
+        fn reset(&mut self) {
+            self.inner.reset()
+        }
+        fn codec_info(&self) -> &symphonia::core::codecs::CodecInfo {
+            self.inner.codec_info()
+        }
+        fn codec_params(&self) -> &AudioCodecParameters {
+            self.inner.codec_params()
+        }
+        fn decode_ref(
+            &mut self,
+            packet: &symphonia::core::packet::PacketRef<'_>,
+        ) -> symphonia::core::errors::Result<GenericAudioBufferRef<'_>> {
+            assert!(self.after > 0, "boom");
+            self.after -= 1;
+            self.inner.decode_ref(packet)
+        }
+        fn finalize(&mut self) -> symphonia::core::codecs::audio::FinalizeResult {
+            self.inner.finalize()
+        }
+        fn last_decoded(&self) -> GenericAudioBufferRef<'_> {
+            self.inner.last_decoded()
+        }
+    }
+
+    fn ramp_wav(rate: u32, frames: usize) -> (tempfile::NamedTempFile, Vec<u8>) {
+        let mut bytes = wav_header(1, rate, 2 * frames as u32, 36 + 2 * frames as u32);
+        bytes.extend(ramp(frames));
+        (write_temp(&bytes, ".wav"), bytes)
+    }
+
+    #[test]
+    fn lost_audio_becomes_silence_handed_out_a_second_at_a_time() {
+        // 8 kHz WAV packets are 1152 frames; the stream decodes the first one to open.
+        let (f, _) = ramp_wav(8000, 20_000);
+        let plain = decode_file(f.path()).unwrap().channels.remove(0);
+        let mut stream = DecodeStream::open(f.path()).unwrap();
+        // Packets 2..=5 as they are, then a jump of 10 s.
+        stream.decoding.format = Box::new(JumpAfter {
+            inner: stream.decoding.format,
+            after: 4,
+            by: 80_000,
+        });
+        let mut block = vec![Vec::new()];
+        let mut joined = Vec::new();
+        while stream.next_block(&mut block).unwrap() {
+            assert!(
+                block[0].len() <= 8000,
+                "a block of {} frames",
+                block[0].len()
+            );
+            joined.extend_from_slice(&block[0]);
+            // Only about a block is held back, silence included.
+            let held =
+                stream.decoding.audio.queue_frames() + stream.decoding.audio.deferred_frames();
+            assert!(held <= 8000 + 2000, "{held} frames held");
+        }
+        let before = 5 * 1152;
+        let mut want = plain[..before].to_vec();
+        want.extend(std::iter::repeat_n(0.0, 80_000));
+        want.extend_from_slice(&plain[before..]);
+        assert!(joined == want, "audio after the jump is not 10 s later");
+        let end = stream.finish().unwrap();
+        assert_eq!(end.frames, 100_000);
+        assert_eq!(end.stats.gap_frames, 80_000);
+        assert_eq!(end.truncated, None);
+    }
+
+    #[test]
+    fn a_panic_while_decoding_a_block_is_an_error_naming_the_file() {
+        let (f, bytes) = ramp_wav(8000, 20_000);
+        let mut stream = DecodeStream::open(f.path()).unwrap();
+        stream.decoding.decoder = Box::new(PanicAfter {
+            inner: stream.decoding.decoder,
+            after: 3,
+        });
+        let mut block = vec![Vec::new()];
+        let err = loop {
+            match stream.next_block(&mut block) {
+                Ok(more) => assert!(more, "ended without reaching the panic"),
+                Err(e) => break e,
+            }
+        };
+        let want = format!("{}: decoder crashed: boom", f.path().display());
+        assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+        assert_eq!(err.to_string(), want);
+        assert!(block[0].is_empty(), "a block from a crashed decoder");
+        // The stream stays failed, and the file can still be hashed.
+        assert_eq!(stream.next_block(&mut block).unwrap_err().to_string(), want);
+        assert_eq!(stream.finish().unwrap().hash, blake3::hash(&bytes));
+    }
+
+    #[test]
+    fn a_stream_can_move_between_threads() {
+        fn send<T: Send>() {}
+        send::<DecodeStream>();
+    }
+
+    #[test]
+    fn a_block_needs_one_buffer_per_channel() {
+        let (f, _) = ramp_wav(8000, 100);
+        let mut stream = DecodeStream::open(f.path()).unwrap();
+        let err = stream
+            .next_block(&mut [Vec::new(), Vec::new()])
+            .unwrap_err();
+        assert!(err.to_string().contains("a block of 2 channels"), "{err}");
+        assert!(stream.next_block(&mut [Vec::new()]).unwrap());
+    }
+
+    /// A mono 8 kHz IMA ADPCM WAV of `blocks` 256-byte blocks (505 frames each) whose
+    /// `fact` chunk claims `fact` frames.
+    fn ima_wav(blocks: usize, fact: u32) -> tempfile::NamedTempFile {
+        let data_len = 256 * blocks as u32;
+        let mut b = Vec::new();
+        b.extend_from_slice(b"RIFF");
+        b.extend_from_slice(&(4 + 28 + 12 + 8 + data_len).to_le_bytes());
+        b.extend_from_slice(b"WAVEfmt ");
+        b.extend_from_slice(&20u32.to_le_bytes());
+        b.extend_from_slice(&0x11u16.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&8000u32.to_le_bytes());
+        b.extend_from_slice(&4055u32.to_le_bytes());
+        b.extend_from_slice(&256u16.to_le_bytes());
+        b.extend_from_slice(&4u16.to_le_bytes());
+        b.extend_from_slice(&2u16.to_le_bytes());
+        b.extend_from_slice(&505u16.to_le_bytes());
+        b.extend_from_slice(b"fact");
+        b.extend_from_slice(&4u32.to_le_bytes());
+        b.extend_from_slice(&fact.to_le_bytes());
+        b.extend_from_slice(b"data");
+        b.extend_from_slice(&data_len.to_le_bytes());
+        for i in 0..blocks {
+            // Block header: predictor 0, step index 40, reserved; then nibbles.
+            b.extend_from_slice(&[0, 0, 40, 0]);
+            b.extend((0..252).map(|j| ((i * 7 + j * 13) % 256) as u8));
+        }
+        write_temp(&b, ".wav")
+    }
+
+    #[test]
+    fn adpcm_padding_past_fact_is_dropped_and_a_stale_fact_ignored() {
+        // (fact, frames expected): padding in the last block; no fact claim at all; a fact
+        // a whole block short of the data, which is stale, not padding.
+        for (fact, want) in [(10 * 505 - 100, 10 * 505 - 100), (0, 5050), (1000, 5050)] {
+            let f = ima_wav(10, fact as u32);
+            let audio = decode_file(f.path()).unwrap();
+            assert_eq!(audio.codec, "adpcm_ima");
+            assert_eq!(audio.frames(), want, "fact {fact}");
+            let mut stream = DecodeStream::open(f.path()).unwrap();
+            let (joined, _) = stream_all(&mut stream);
+            assert!(joined == audio.channels, "fact {fact}: stream differs");
+            assert_eq!(stream.finish().unwrap().frames, want as u64);
+        }
+    }
+
+    #[test]
+    fn a_skipped_gap_is_hashed_once_the_reader_reads_on() {
+        let len = 1_000_000u64;
+        let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        let f = write_temp(&bytes, ".bin");
+        for (skip_to, read_to) in [
+            (100, 900_000),       // a small skip, then reading on: filled there and then
+            (400_000, 900_000),   // a large one, but less than what follows: filled too
+            (600_000, 900_000),   // more than what follows: left to `finish`
+            (999_840, 1_000_000), // a look at the end, then back to the start
+        ] {
+            let mut h = HashedFile::new(File::open(f.path()).unwrap(), len, true, true);
+            let mut buf = vec![0u8; 32 * 1024];
+            h.read_exact(&mut buf[..50]).unwrap();
+            h.seek(SeekFrom::Start(skip_to)).unwrap();
+            let mut at = skip_to;
+            while at < read_to {
+                let n = h
+                    .read(&mut buf[..(read_to - at).min(32 * 1024) as usize])
+                    .unwrap();
+                assert_eq!(buf[..n], bytes[at as usize..at as usize + n]);
+                at += n as u64;
+            }
+            let mut by_reader = 50 + (read_to - skip_to);
+            if read_to == len {
+                h.seek(SeekFrom::Start(0)).unwrap();
+                by_reader += io::copy(&mut h, &mut io::sink()).unwrap();
+            }
+            let (hash, read) = h.finish().unwrap();
+            assert_eq!(hash, blake3::hash(&bytes), "skip to {skip_to}");
+            // What the hashing read on its own: the tail the reader left, and any gap.
+            let by_hash = read - by_reader;
+            match skip_to {
+                100 | 400_000 => assert!(
+                    by_hash <= (len - read_to) + (skip_to - 50) + FILL_AFTER_BYTES,
+                    "skip to {skip_to}: {by_hash} bytes"
+                ),
+                600_000 => assert_eq!(by_hash, len - 50, "finish reads from the gap on"),
+                _ => assert_eq!(by_hash, 0, "the look at the end is hashed later, in order"),
+            }
+        }
     }
 }

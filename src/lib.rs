@@ -5,8 +5,9 @@
 //! them live in [`model`]:
 //!
 //! ```text
-//! path ─decode→ DecodedAudio ─resample→ Pcm16k (per channel) ─vad→ SpeechSpans → Window
-//!      ─transcribe→ WindowTranscript ─(remap, guards)→ Transcript ─sinks→ OUT/transcripts/, OUT/index/
+//! path ─decode (streamed)→ blocks ─resample→ 16 kHz ─vad→ settled spans ─windows→ Window
+//!      ─window queue→ transcribe (N workers)→ WindowTranscript ─align, guards (assemble)→ Transcript
+//!      ─sinks→ OUT/transcripts/, OUT/index/, OUT/parquet/
 //! foreign transcript ─import→ Transcript ─the same sinks
 //! OUT/index/ ─index::search→ SearchResults ─search_output→ table | JSON | CSV
 //! ```
@@ -17,10 +18,13 @@
 //! gets, converts and quantizes whisper models; [`eval`] measures how well a
 //! model and pipeline transcribe recordings with known texts.
 
+pub mod align;
 pub mod analyze;
+pub mod assemble;
 pub mod atomic;
 pub mod audit;
 pub mod call_report;
+pub mod channels;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -42,5 +46,6 @@ pub mod tables;
 pub mod text;
 pub mod transcribe;
 pub mod vad;
+pub mod windows;
 
 pub use error::{Error, Result};

@@ -103,6 +103,20 @@ pub struct SpeechSpans {
     pub talk: Vec<SpeechSpan>,
 }
 
+/// What a streaming speech detector ([`crate::vad::StreamingVad`]) has
+/// made final after a chunk of audio, for the window packer
+/// ([`crate::windows::WindowPacker`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettledSpeech {
+    /// Padded speech spans that no later audio can change, in time order,
+    /// each after every span returned before.
+    pub spans: Vec<SpeechSpan>,
+    /// Every span not returned yet starts at or after this time: the
+    /// packer may drop the audio before it (once it has cut `spans`).
+    /// `u64::MAX` once the channel is finished.
+    pub settled_ms: u64,
+}
+
 /// A part of a [`Window`]: `duration_ms` of audio that starts at
 /// `window_start_ms` inside the window and at `source_start_ms` on the channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,8 +147,10 @@ pub struct WindowSegment {
     pub no_speech_prob: f32,
     /// The segment's text tokens with their aligned times, in order; empty
     /// when the transcriber has no token times. They let
-    /// [`crate::vad::split_at_pieces`] cut a segment that runs across two
-    /// pieces (two turns of one speaker) back into one segment per piece.
+    /// [`crate::align::split_at_pieces`] cut a segment that runs across two
+    /// pieces (two turns of one speaker) back into one segment per piece,
+    /// and [`crate::align::segments_from_tokens`] cut a window decoded
+    /// without timestamp tokens into segments.
     pub tokens: Vec<WindowToken>,
 }
 
@@ -154,6 +170,28 @@ pub struct WindowTranscript {
     /// Language whisper decoded in (ISO 639-1), detected or given.
     pub language: String,
     pub segments: Vec<WindowSegment>,
+    /// Whether the segments carry whisper's own timestamps; `false`: one
+    /// segment for the whole window (decoded without timestamp tokens),
+    /// to be cut by its tokens' DTW times (`align::segments_from_tokens`).
+    pub timed_segments: bool,
+    /// What decoding this window cost and how it went.
+    pub stats: WindowStats,
+}
+
+/// The cost of one window's transcription, for the run summary's
+/// [`StageTimes`] and the bound on the worst case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WindowStats {
+    pub mel_ms: u64,
+    pub encoder_ms: u64,
+    pub decoder_ms: u64,
+    /// Decoded a second time, with timestamps and the full context.
+    pub retried: bool,
+    /// The loop detector stopped a decode of this window.
+    pub looped: bool,
+    /// Even the second decode did not finish within its bound: the window
+    /// has no text (the call gets a warning).
+    pub gave_up: bool,
 }
 
 /// One line of a transcript, on the recording's timeline.
@@ -514,4 +552,28 @@ pub struct SearchHit {
 pub struct SearchResults {
     pub total: usize,
     pub hits: Vec<SearchHit>,
+}
+
+/// The languages Whisper knows, by ISO 639-1 code (`haw`, `yue`: 639-3), in
+/// whisper's own order. Settings are checked against this list without
+/// loading whisper; `transcribe::whisper` tests that it matches whisper.cpp.
+pub const WHISPER_LANGUAGES: &[&str] = &[
+    "en", "zh", "de", "es", "ru", "ko", "fr", "ja", "pt", "tr", "pl", "ca", "nl", "ar", "sv", "it",
+    "id", "hi", "fi", "vi", "he", "uk", "el", "ms", "cs", "ro", "da", "hu", "ta", "no", "th", "ur",
+    "hr", "bg", "lt", "la", "mi", "ml", "cy", "sk", "te", "fa", "lv", "bn", "sr", "az", "sl", "kn",
+    "et", "mk", "br", "eu", "is", "hy", "ne", "mn", "bs", "kk", "sq", "sw", "gl", "mr", "pa", "si",
+    "km", "sn", "yo", "so", "af", "oc", "ka", "be", "tg", "sd", "gu", "am", "yi", "lo", "uz", "fo",
+    "ht", "ps", "tk", "nn", "mt", "sa", "lb", "my", "bo", "tl", "mg", "as", "tt", "haw", "ln",
+    "ha", "ba", "jw", "su", "yue",
+];
+
+/// Checks a language setting: `auto` or a code whisper knows.
+pub fn validate_language(lang: &str) -> std::result::Result<(), String> {
+    if lang == "auto" || WHISPER_LANGUAGES.contains(&lang) {
+        Ok(())
+    } else {
+        Err(format!(
+            "unknown language `{lang}` (use auto or a code such as pl, ru, he, en)"
+        ))
+    }
 }

@@ -4,18 +4,24 @@
 //! Uses rubato's FFT resampler (fixed ratio, overlap-add with a windowed-sinc
 //! anti-aliasing filter): every input rate a recorder writes (8, 11.025, 22.05, 32,
 //! 44.1, 48 kHz, …) is a fixed rational ratio to 16 kHz, and the FFT resampler is both
-//! exact for such ratios and fast. The audio is fed through in chunks, so besides the
-//! output only a few FFT blocks are ever allocated.
+//! exact for such ratios and fast.
+//!
+//! [`Resampler16k`] streams: audio is pushed in whatever pieces the decoder hands out and
+//! goes through the FFT in chunks of 4096 frames, so besides its caller's output it
+//! holds one chunk of input and a few FFT blocks, however long the recording.
+//! [`to_16k`] is the same resampler fed a whole channel at once, so the two give
+//! bit-identical output. The chunking is what rubato's `process_all_into_buffer` does
+//! for a whole clip (full chunks, the last one partial and zero-padded, then zero
+//! chunks to flush the filter), only spread over the pushes.
 //!
 //! Timing matters more than usual here: speech spans and transcript segments found on
 //! the 16 kHz signal are reported as times on the original recording. The resampler's
-//! filter delay is therefore trimmed off (rubato's `process_all_into_buffer` drops the
-//! first `output_delay()` frames) and the output length is fixed to
-//! `round(len * 16000 / rate)`, so sample `i` of the output is at time `i / 16000` s of
-//! the input.
+//! filter delay is therefore trimmed off (the first `output_delay()` output frames are
+//! dropped) and the output length is fixed to `round(len * 16000 / rate)`, so sample `i`
+//! of the output is at time `i / 16000` s of the input.
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler, WindowFunction};
+use rubato::{Fft, FixedSync, Indexing, Resampler, WindowFunction};
 
 use crate::error::{Error, Result};
 use crate::model::{Pcm16k, WHISPER_SAMPLE_RATE_HZ};
@@ -25,63 +31,203 @@ pub const MIN_RATE_HZ: u32 = 4_000;
 /// Highest input rate accepted; anything above is a mislabelled file, not a recording.
 pub const MAX_RATE_HZ: u32 = 192_000;
 
-/// Input frames fed to the resampler per call.
+/// Input frames fed to the FFT resampler per call.
 const CHUNK_FRAMES: usize = 4096;
 /// FFT sub-chunks per chunk. Sub-chunks of about 1000 input frames give a long enough
 /// filter for a steep transition band (passband flat to ~7 kHz, stopband from 8 kHz when
 /// downsampling) while keeping the FFTs small.
 const SUB_CHUNKS: usize = 4;
 
+/// One channel's streaming conversion to 16 kHz: [`push`](Self::push) source-rate
+/// samples as they come, then [`finish`](Self::finish) once. The output is what
+/// [`to_16k`] gives for all the samples pushed: same values, same length, no time shift.
+pub struct Resampler16k {
+    /// `None` at 16 kHz, where samples pass through unchanged.
+    fft: Option<FftStream>,
+    rate: u32,
+    /// Source frames pushed so far.
+    total_in: u64,
+    /// 16 kHz frames appended to callers' buffers so far.
+    total_out: u64,
+    finished: bool,
+}
+
+/// The FFT resampler with the state that spreads one whole-clip conversion over pushes.
+struct FftStream {
+    fft: Fft<f32>,
+    /// Input not yet making up a whole chunk (fewer than [`CHUNK_FRAMES`] frames).
+    pending: Vec<f32>,
+    /// One call's output, before the delay is trimmed; `output_frames_max()` long.
+    scratch: Vec<f32>,
+    /// Output frames still to drop from the front: the filter's delay.
+    to_trim: usize,
+}
+
+impl Resampler16k {
+    /// A resampler from `sample_rate_hz`; rates outside
+    /// [`MIN_RATE_HZ`]..=[`MAX_RATE_HZ`] give [`Error::Resample`].
+    pub fn new(sample_rate_hz: u32) -> Result<Self> {
+        check_rate(sample_rate_hz)?;
+        let fft = if sample_rate_hz == WHISPER_SAMPLE_RATE_HZ {
+            None
+        } else {
+            let fft = Fft::<f32>::new_custom(
+                sample_rate_hz as usize,
+                WHISPER_SAMPLE_RATE_HZ as usize,
+                CHUNK_FRAMES,
+                SUB_CHUNKS,
+                1,
+                WindowFunction::BlackmanHarris2,
+                FixedSync::Input,
+            )
+            .map_err(|e| {
+                Error::Resample(format!("cannot build a {sample_rate_hz} Hz resampler: {e}"))
+            })?;
+            Some(FftStream {
+                pending: Vec::with_capacity(CHUNK_FRAMES),
+                scratch: vec![0.0; fft.output_frames_max()],
+                to_trim: fft.output_delay(),
+                fft,
+            })
+        };
+        Ok(Self {
+            fft,
+            rate: sample_rate_hz,
+            total_in: 0,
+            total_out: 0,
+            finished: false,
+        })
+    }
+
+    /// Feeds source-rate samples; appends the 16 kHz output they complete to `out`
+    /// (nothing until a chunk's worth has come in, and then about a chunk's worth).
+    pub fn push(&mut self, input: &[f32], out: &mut Vec<f32>) -> Result<()> {
+        if self.finished {
+            return Err(Error::Resample(
+                "samples pushed after the resampler was finished".to_owned(),
+            ));
+        }
+        self.total_in += input.len() as u64;
+        let Some(s) = &mut self.fft else {
+            out.extend_from_slice(input);
+            self.total_out += input.len() as u64;
+            return Ok(());
+        };
+        let mut input = input;
+        if !s.pending.is_empty() {
+            let take = (CHUNK_FRAMES - s.pending.len()).min(input.len());
+            s.pending.extend_from_slice(&input[..take]);
+            input = &input[take..];
+            if s.pending.len() < CHUNK_FRAMES {
+                return Ok(());
+            }
+            // Taken out so that it and the resampler can be borrowed at once; the
+            // allocation goes back.
+            let chunk = std::mem::take(&mut s.pending);
+            let result = s.process(&chunk, None, u64::MAX, out);
+            s.pending = chunk;
+            s.pending.clear();
+            self.total_out += result?;
+        }
+        // Whole chunks straight from the caller's slice; only the rest is copied. Their
+        // output needs no cap: it lags the input by the filter delay (half an FFT block,
+        // hundreds of frames), far more than rounding the final length can take off.
+        let mut chunks = input.chunks_exact(CHUNK_FRAMES);
+        for chunk in &mut chunks {
+            self.total_out += s.process(chunk, None, u64::MAX, out)?;
+        }
+        s.pending.extend_from_slice(chunks.remainder());
+        Ok(())
+    }
+
+    /// Flushes the filter's tail into `out`. After it, the output appended over all calls
+    /// is `output_len(samples pushed, rate)` long. Later calls do nothing.
+    pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<()> {
+        if std::mem::replace(&mut self.finished, true) {
+            return Ok(());
+        }
+        let Some(s) = &mut self.fft else {
+            return Ok(());
+        };
+        if self.total_in == 0 {
+            return Ok(());
+        }
+        let target = output_len(self.total_in as usize, self.rate) as u64;
+        debug_assert!(self.total_out <= target, "pushes ran ahead of the input");
+        let mut left = target.saturating_sub(self.total_out);
+        if !s.pending.is_empty() {
+            // The last, partial chunk: rubato pads it with zeros.
+            let chunk = std::mem::take(&mut s.pending);
+            let result = s.process(&chunk, Some(chunk.len()), left, out);
+            s.pending = chunk;
+            s.pending.clear();
+            left -= result?;
+        }
+        // Zero chunks push out what the filter still holds of the real input.
+        while left > 0 {
+            left -= s.process(&[], Some(0), left, out)?;
+        }
+        self.total_out = target;
+        Ok(())
+    }
+}
+
+impl FftStream {
+    /// Runs one chunk (`partial`: how many frames of it are real, the rest zeros) and
+    /// appends at most `limit` frames of its output, past the delay, to `out`; returns
+    /// how many it appended.
+    fn process(
+        &mut self,
+        chunk: &[f32],
+        partial: Option<usize>,
+        limit: u64,
+        out: &mut Vec<f32>,
+    ) -> Result<u64> {
+        let input = InterleavedSlice::new(chunk, 1, chunk.len())
+            .map_err(|e| Error::Resample(e.to_string()))?;
+        let frames = self.scratch.len();
+        let mut output = InterleavedSlice::new_mut(&mut self.scratch, 1, frames)
+            .map_err(|e| Error::Resample(e.to_string()))?;
+        let mut indexing = Indexing::new();
+        indexing.partial_len = partial;
+        let (_, produced) = self
+            .fft
+            .process_into_buffer(&input, &mut output, Some(&indexing))
+            .map_err(|e| Error::Resample(e.to_string()))?;
+        let trim = self.to_trim.min(produced);
+        self.to_trim -= trim;
+        let n = (produced - trim).min(usize::try_from(limit).unwrap_or(usize::MAX));
+        out.extend_from_slice(&self.scratch[trim..trim + n]);
+        Ok(n as u64)
+    }
+}
+
+fn check_rate(sample_rate_hz: u32) -> Result<()> {
+    if (MIN_RATE_HZ..=MAX_RATE_HZ).contains(&sample_rate_hz) {
+        Ok(())
+    } else {
+        Err(Error::Resample(format!(
+            "sample rate {sample_rate_hz} Hz is outside the supported {MIN_RATE_HZ}-{MAX_RATE_HZ} Hz"
+        )))
+    }
+}
+
 /// Converts one channel at `sample_rate_hz` to 16 kHz with an anti-aliasing filter.
 ///
 /// The output has `round(samples.len() * 16000 / sample_rate_hz)` samples and is aligned
 /// in time with the input (no filter delay). 16 kHz input is copied unchanged. Rates
-/// outside [`MIN_RATE_HZ`]..=[`MAX_RATE_HZ`] give [`Error::Resample`].
+/// outside [`MIN_RATE_HZ`]..=[`MAX_RATE_HZ`] give [`Error::Resample`]. The same as one
+/// [`Resampler16k`] pushed all of `samples`.
 pub fn to_16k(samples: &[f32], sample_rate_hz: u32) -> Result<Pcm16k> {
-    if !(MIN_RATE_HZ..=MAX_RATE_HZ).contains(&sample_rate_hz) {
-        return Err(Error::Resample(format!(
-            "sample rate {sample_rate_hz} Hz is outside the supported {MIN_RATE_HZ}-{MAX_RATE_HZ} Hz"
-        )));
-    }
-    if sample_rate_hz == WHISPER_SAMPLE_RATE_HZ {
-        return Ok(Pcm16k::from_16k(samples.to_vec()));
-    }
-    let target_len = output_len(samples.len(), sample_rate_hz);
+    check_rate(sample_rate_hz)?;
     if samples.is_empty() {
+        // Not worth planning FFTs for.
         return Ok(Pcm16k::from_16k(Vec::new()));
     }
-
-    let mut resampler = Fft::<f32>::new_custom(
-        sample_rate_hz as usize,
-        WHISPER_SAMPLE_RATE_HZ as usize,
-        CHUNK_FRAMES,
-        SUB_CHUNKS,
-        1,
-        WindowFunction::BlackmanHarris2,
-        FixedSync::Input,
-    )
-    .map_err(|e| Error::Resample(format!("cannot build a {sample_rate_hz} Hz resampler: {e}")))?;
-
-    let input = InterleavedSlice::new(samples, 1, samples.len())
-        .map_err(|e| Error::Resample(e.to_string()))?;
-    // Room for the trimmed delay and one chunk of slack on top of the real output;
-    // rubato writes whole chunks.
-    let capacity = resampler.process_all_needed_output_len(samples.len());
-    let mut out = vec![0.0f32; capacity];
-    let produced = {
-        let mut output = InterleavedSlice::new_mut(&mut out, 1, capacity)
-            .map_err(|e| Error::Resample(e.to_string()))?;
-        let (_, produced) = resampler
-            .process_all_into_buffer(&input, &mut output, samples.len(), None)
-            .map_err(|e| Error::Resample(e.to_string()))?;
-        produced
-    };
-    // rubato returns ceil(len * ratio) frames; the contract is the rounded length. Past
-    // `produced` the buffer holds the filter's tail of the last samples, which is the
-    // right content should rounding ask for one more frame.
-    debug_assert!(produced + 1 >= target_len);
-    out.truncate(target_len);
-    out.shrink_to_fit();
+    let mut out = Vec::with_capacity(output_len(samples.len(), sample_rate_hz));
+    let mut resampler = Resampler16k::new(sample_rate_hz)?;
+    resampler.push(samples, &mut out)?;
+    resampler.finish(&mut out)?;
     Ok(Pcm16k::from_16k(out))
 }
 
@@ -246,5 +392,131 @@ mod tests {
         let first_loud = y.samples().iter().position(|v| v.abs() > 0.05).unwrap();
         let ms = first_loud as f64 / 16.0;
         assert!((ms - 500.0).abs() <= 1.0, "onset at {ms} ms");
+    }
+
+    /// Whole-clip conversion the way `to_16k` did it before it streamed: rubato's own
+    /// `process_all_into_buffer`, trimmed to the rounded length.
+    fn rubato_whole_clip(samples: &[f32], rate: u32) -> Vec<f32> {
+        if rate == WHISPER_SAMPLE_RATE_HZ || samples.is_empty() {
+            return samples.to_vec();
+        }
+        let mut r = Fft::<f32>::new_custom(
+            rate as usize,
+            WHISPER_SAMPLE_RATE_HZ as usize,
+            CHUNK_FRAMES,
+            SUB_CHUNKS,
+            1,
+            WindowFunction::BlackmanHarris2,
+            FixedSync::Input,
+        )
+        .unwrap();
+        let input = InterleavedSlice::new(samples, 1, samples.len()).unwrap();
+        let capacity = r.process_all_needed_output_len(samples.len());
+        let mut out = vec![0.0f32; capacity];
+        let mut output = InterleavedSlice::new_mut(&mut out, 1, capacity).unwrap();
+        r.process_all_into_buffer(&input, &mut output, samples.len(), None)
+            .unwrap();
+        out.truncate(output_len(samples.len(), rate));
+        out
+    }
+
+    /// Deterministic noise in [-0.5, 0.5] (xorshift64).
+    fn noise(len: usize, mut seed: u64) -> Vec<f32> {
+        (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
+    const STREAM_RATES: [u32; 8] = [8_000, 11_025, 16_000, 22_050, 32_000, 44_100, 48_000, 7_999];
+
+    #[test]
+    fn to_16k_is_rubatos_whole_clip_conversion() {
+        for rate in STREAM_RATES {
+            for len in [1usize, 2, 100, 4095, 4096, 4097, 8192, 12_345, 50_000] {
+                let x = noise(len, u64::from(rate) + len as u64);
+                let y = to_16k(&x, rate).unwrap();
+                assert!(
+                    y.samples() == rubato_whole_clip(&x, rate),
+                    "{rate} Hz, {len} frames"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn streaming_in_random_pushes_equals_one_shot() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |below: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % below as u64) as usize
+        };
+        for rate in STREAM_RATES {
+            for len in [0usize, 1, 999, 4096, 20_000, 3 * rate as usize + 17] {
+                let x = noise(len, u64::from(rate) ^ len as u64);
+                let want = to_16k(&x, rate).unwrap();
+                for round in 0..3 {
+                    let mut r = Resampler16k::new(rate).unwrap();
+                    let mut out = Vec::new();
+                    let mut fed = 0;
+                    while fed < len {
+                        // Pieces from empty to a few chunks, as a decoder's blocks come.
+                        let n = next(3 * CHUNK_FRAMES).min(len - fed);
+                        r.push(&x[fed..fed + n], &mut out).unwrap();
+                        fed += n;
+                        assert!(
+                            out.len() <= output_len(fed, rate),
+                            "{rate} Hz: ahead of input"
+                        );
+                    }
+                    r.finish(&mut out).unwrap();
+                    assert_eq!(out.len(), output_len(len, rate), "{rate} Hz, {len} frames");
+                    assert!(
+                        out == want.samples(),
+                        "{rate} Hz, {len} frames, round {round}: differs from to_16k"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn streaming_appends_and_finish_is_final() {
+        let x = sine(440.0, 8_000, 1.0, 0.5);
+        let mut r = Resampler16k::new(8_000).unwrap();
+        let mut out = vec![7.0];
+        r.push(&x, &mut out).unwrap();
+        r.finish(&mut out).unwrap();
+        assert_eq!(out[0], 7.0, "what was in `out` stays");
+        assert_eq!(&out[1..], to_16k(&x, 8_000).unwrap().samples());
+        let len = out.len();
+        r.finish(&mut out).unwrap();
+        assert_eq!(out.len(), len, "a second finish adds nothing");
+        let err = r.push(&x, &mut out).unwrap_err();
+        assert!(matches!(err, Error::Resample(_)), "{err}");
+        assert_eq!(out.len(), len);
+    }
+
+    #[test]
+    fn the_streaming_resampler_checks_rates_like_to_16k() {
+        for rate in [0, 3_999, 192_001] {
+            let err = Resampler16k::new(rate).err().unwrap();
+            assert_eq!(
+                err.to_string(),
+                to_16k(&[0.0], rate).unwrap_err().to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn the_streaming_resampler_can_move_between_threads() {
+        fn send<T: Send>() {}
+        send::<Resampler16k>();
     }
 }

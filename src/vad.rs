@@ -1,5 +1,5 @@
-//! Voice activity detection, packing speech into whisper windows, and mapping
-//! window times back to the recording's timeline.
+//! Voice activity detection: one channel's 16 kHz audio → its speech spans
+//! (padded `spans` for whisper, unpadded `talk` for the metrics).
 //!
 //! Silence and line noise never reach whisper: it invents text on them
 //! ("Thank you for watching") and spends most of its time encoding them.
@@ -9,27 +9,40 @@
 //! its level is above an energy floor, so faint hiss is rejected even where
 //! the model is unsure.
 //!
-//! Packing, remapping and splitting a segment that spans two pieces (by its
-//! tokens' times) are pure functions of spans and window pieces and are
-//! tested without audio.
+//! Detection streams: [`StreamingVad`] takes audio in chunks of any size
+//! and hands out each padded span as soon as no later audio can change it,
+//! so a recording is never held whole. A span is final once the audio has
+//! run `max(min_silence_ms, 2 × pad_ms + 16 ms)` past the end of its speech
+//! (before that, more speech could still join it across a short pause, or
+//! reach back into it with its padding). The batch [`detect_speech`] is the
+//! same detector fed in one chunk, so both give the same spans.
 
 use crate::config::VadSettings;
-use crate::model::{
-    Pcm16k, SpeechSpan, SpeechSpans, WHISPER_SAMPLE_RATE_HZ, Window, WindowPiece, WindowSegment,
-    WindowToken,
-};
+use crate::model::{Pcm16k, SettledSpeech, SpeechSpan, SpeechSpans, WHISPER_SAMPLE_RATE_HZ};
 
 /// Samples per VAD frame (16 ms at 16 kHz), fixed by earshot's model.
 pub const FRAME_SAMPLES: usize = 256;
 const FRAME_MS: u64 = 16;
-const SAMPLES_PER_MS: u64 = (WHISPER_SAMPLE_RATE_HZ / 1000) as u64;
 
-/// Finds speech in one channel. A second implementation (Silero) can slot in
-/// behind this trait without touching packing or remapping.
+/// Finds speech in one channel, frame by frame. A second implementation
+/// (Silero) can slot in behind this trait without touching the span rules.
 pub trait SpeechDetector {
-    /// One speech probability (0–1) per [`FRAME_SAMPLES`] frame; the last
-    /// partial frame is zero-padded.
-    fn frame_scores(&mut self, pcm: &Pcm16k) -> Vec<f32>;
+    /// Speech probability (0–1) of the channel's next frame. Frames come in
+    /// order; the channel's last, partial frame is zero-padded.
+    fn frame_score(&mut self, frame: &[f32; FRAME_SAMPLES]) -> f32;
+    /// Forgets the audio seen so far: the next frame starts a channel.
+    fn reset(&mut self);
+}
+
+/// So a caller can lend its detector ([`detect_speech`] takes `&mut dyn`).
+impl<D: SpeechDetector + ?Sized> SpeechDetector for &mut D {
+    fn frame_score(&mut self, frame: &[f32; FRAME_SAMPLES]) -> f32 {
+        (**self).frame_score(frame)
+    }
+
+    fn reset(&mut self) {
+        (**self).reset();
+    }
 }
 
 /// The earshot detector (one per channel: it keeps streaming state).
@@ -46,17 +59,12 @@ impl Default for EarshotDetector {
 }
 
 impl SpeechDetector for EarshotDetector {
-    fn frame_scores(&mut self, pcm: &Pcm16k) -> Vec<f32> {
+    fn frame_score(&mut self, frame: &[f32; FRAME_SAMPLES]) -> f32 {
+        self.inner.predict_f32(frame)
+    }
+
+    fn reset(&mut self) {
         self.inner.reset();
-        let mut frame = [0f32; FRAME_SAMPLES];
-        pcm.samples()
-            .chunks(FRAME_SAMPLES)
-            .map(|chunk| {
-                frame[..chunk.len()].copy_from_slice(chunk);
-                frame[chunk.len()..].fill(0.0);
-                self.inner.predict_f32(&frame)
-            })
-            .collect()
     }
 }
 
@@ -64,393 +72,340 @@ impl SpeechDetector for EarshotDetector {
 pub fn frame_levels_dbfs(pcm: &Pcm16k) -> Vec<f32> {
     pcm.samples()
         .chunks(FRAME_SAMPLES)
-        .map(|chunk| {
-            let energy: f64 = chunk.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
-            let rms = (energy / FRAME_SAMPLES as f64).sqrt();
-            if rms <= 1e-6 {
-                -120.0
-            } else {
-                (20.0 * rms.log10()) as f32
-            }
-        })
+        .map(frame_level_dbfs)
         .collect()
 }
 
-/// Runs the detector over a channel and turns frame decisions into speech spans.
+/// Level of one frame; a partial frame counts as zero-padded.
+fn frame_level_dbfs(frame: &[f32]) -> f32 {
+    let energy: f64 = frame.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    let rms = (energy / FRAME_SAMPLES as f64).sqrt();
+    if rms <= 1e-6 {
+        -120.0
+    } else {
+        (20.0 * rms.log10()) as f32
+    }
+}
+
+/// Runs the detector over a whole channel: [`StreamingVad`] fed once.
 pub fn detect_speech(
     detector: &mut dyn SpeechDetector,
     pcm: &Pcm16k,
     settings: &VadSettings,
 ) -> SpeechSpans {
-    let scores = detector.frame_scores(pcm);
-    let levels = frame_levels_dbfs(pcm);
-    let is_speech: Vec<bool> = scores
-        .iter()
-        .zip(&levels)
-        .map(|(&score, &level)| score >= settings.threshold && level >= settings.energy_floor_dbfs)
-        .collect();
-    spans_from_frames(&is_speech, pcm.duration_ms(), settings)
+    let mut vad = StreamingVad::with_detector(detector, settings);
+    vad.push(pcm.samples());
+    vad.finish();
+    vad.into_speech()
 }
 
-/// Turns per-frame speech flags into spans:
-/// runs of speech frames → join pauses shorter than `min_silence_ms` → drop
-/// speech shorter than `min_speech_ms` (these are the unpadded `talk`
-/// spans) → pad by `pad_ms` (clamped to the channel) → merge overlaps
-/// (the `spans` whisper gets).
+/// Speech detection over a channel that arrives in chunks.
+///
+/// Feed the channel's 16 kHz samples in order with [`push`](Self::push),
+/// then call [`finish`](Self::finish) once. Each call returns the padded
+/// spans made final by it and how far the channel is settled
+/// ([`SettledSpeech`]), which is what [`crate::windows::WindowPacker`]
+/// takes. Any chunking gives the same spans as [`detect_speech`].
+pub struct StreamingVad<D: SpeechDetector = EarshotDetector> {
+    detector: D,
+    threshold: f32,
+    energy_floor_dbfs: f32,
+    /// The next frame, of which `filled` samples have arrived: chunks need
+    /// not be whole frames.
+    frame: [f32; FRAME_SAMPLES],
+    filled: usize,
+    /// Samples pushed so far: the channel's length once finished.
+    samples: u64,
+    spans: SpanTracker,
+    finished: bool,
+}
+
+impl StreamingVad<EarshotDetector> {
+    /// A detector for one channel, with earshot.
+    pub fn new(settings: &VadSettings) -> Self {
+        Self::with_detector(EarshotDetector::default(), settings)
+    }
+}
+
+impl<D: SpeechDetector> StreamingVad<D> {
+    /// A detector for one channel with the given frame scorer (reset first,
+    /// so it carries nothing over from an earlier channel).
+    pub fn with_detector(mut detector: D, settings: &VadSettings) -> Self {
+        detector.reset();
+        Self {
+            detector,
+            threshold: settings.threshold,
+            energy_floor_dbfs: settings.energy_floor_dbfs,
+            frame: [0.0; FRAME_SAMPLES],
+            filled: 0,
+            samples: 0,
+            spans: SpanTracker::new(settings),
+            finished: false,
+        }
+    }
+
+    /// Feeds 16 kHz samples (any chunk size, in order); returns the spans
+    /// that are now final (no later audio can change them).
+    pub fn push(&mut self, pcm16k: &[f32]) -> SettledSpeech {
+        debug_assert!(!self.finished, "StreamingVad::push after finish");
+        let mut out = Vec::new();
+        self.samples += pcm16k.len() as u64;
+        let mut rest = pcm16k;
+        if self.filled > 0 {
+            let take = (FRAME_SAMPLES - self.filled).min(rest.len());
+            self.frame[self.filled..self.filled + take].copy_from_slice(&rest[..take]);
+            self.filled += take;
+            rest = &rest[take..];
+            if self.filled < FRAME_SAMPLES {
+                return self.settled(out);
+            }
+            let frame = self.frame;
+            self.feed_frame(&frame, &mut out);
+            self.filled = 0;
+        }
+        let mut frames = rest.chunks_exact(FRAME_SAMPLES);
+        for frame in &mut frames {
+            let frame = frame.try_into().expect("chunks_exact yields whole frames");
+            self.feed_frame(frame, &mut out);
+        }
+        let tail = frames.remainder();
+        self.frame[..tail.len()].copy_from_slice(tail);
+        self.filled = tail.len();
+        self.settled(out)
+    }
+
+    /// Ends the channel: the last partial frame is scored zero-padded and
+    /// every remaining span is returned (`settled_ms` is `u64::MAX`).
+    /// Calling it again returns nothing.
+    pub fn finish(&mut self) -> SettledSpeech {
+        let mut out = Vec::new();
+        if !self.finished {
+            self.finished = true;
+            // Known only now; spans are clamped to it, as in a batch run.
+            self.spans
+                .set_duration(self.samples * 1000 / u64::from(WHISPER_SAMPLE_RATE_HZ));
+            if self.filled > 0 {
+                self.frame[self.filled..].fill(0.0);
+                let frame = self.frame;
+                self.feed_frame(&frame, &mut out);
+                self.filled = 0;
+            }
+            self.spans.finish(&mut out);
+        }
+        SettledSpeech {
+            spans: out,
+            settled_ms: u64::MAX,
+        }
+    }
+
+    /// Every span made final so far (the whole channel's after `finish`),
+    /// with the talk spans inside them: the transcript's `speech[]`.
+    pub fn speech(&self) -> &SpeechSpans {
+        &self.spans.done
+    }
+
+    pub fn into_speech(self) -> SpeechSpans {
+        self.spans.done
+    }
+
+    fn feed_frame(&mut self, frame: &[f32; FRAME_SAMPLES], out: &mut Vec<SpeechSpan>) {
+        let speech = self.detector.frame_score(frame) >= self.threshold
+            && frame_level_dbfs(frame) >= self.energy_floor_dbfs;
+        self.spans.frame(speech, out);
+    }
+
+    fn settled(&self, spans: Vec<SpeechSpan>) -> SettledSpeech {
+        SettledSpeech {
+            spans,
+            settled_ms: self.spans.settled_ms(),
+        }
+    }
+}
+
+/// Turns per-frame speech flags into spans (the rules [`StreamingVad`]
+/// applies): runs of speech frames → join pauses shorter than
+/// `min_silence_ms` → drop speech shorter than `min_speech_ms` (these are
+/// the unpadded `talk` spans) → pad by `pad_ms` (clamped to the channel) →
+/// merge overlaps (the `spans` whisper gets). `duration_ms` is the
+/// channel's length, which the frames cover (only the last may run past it).
 pub fn spans_from_frames(
     is_speech: &[bool],
     duration_ms: u64,
     settings: &VadSettings,
 ) -> SpeechSpans {
-    let mut raw: Vec<SpeechSpan> = Vec::new();
-    let mut start: Option<usize> = None;
-    for (i, &speech) in is_speech.iter().chain(std::iter::once(&false)).enumerate() {
-        match (speech, start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                raw.push(SpeechSpan {
-                    start_ms: s as u64 * FRAME_MS,
-                    end_ms: (i as u64 * FRAME_MS).min(duration_ms),
-                });
-                start = None;
+    debug_assert!(is_speech.len().saturating_sub(1) as u64 * FRAME_MS <= duration_ms);
+    let mut tracker = SpanTracker::new(settings);
+    let mut out = Vec::new();
+    for &speech in is_speech {
+        tracker.frame(speech, &mut out);
+    }
+    tracker.set_duration(duration_ms);
+    tracker.finish(&mut out);
+    tracker.done
+}
+
+/// The span rules of [`spans_from_frames`], one frame at a time: each
+/// stage holds back only the one span a later frame could still change.
+#[derive(Debug, Clone)]
+struct SpanTracker {
+    min_speech_ms: u64,
+    min_silence_ms: u64,
+    pad_ms: u64,
+    /// Frames seen; the clock is `frames × FRAME_MS`.
+    frames: u64,
+    /// Start of the run of speech frames now open.
+    run_start_ms: Option<u64>,
+    /// The last stretch of speech (runs joined across short pauses), while
+    /// a later run may still join it.
+    joined: Option<SpeechSpan>,
+    /// The last padded span, while later speech may still merge into it,
+    /// with the talk spans it holds.
+    padded: Option<(SpeechSpan, Vec<SpeechSpan>)>,
+    /// The channel's length, once known: padded spans end inside it.
+    duration_ms: Option<u64>,
+    /// What is final.
+    done: SpeechSpans,
+}
+
+impl SpanTracker {
+    fn new(settings: &VadSettings) -> Self {
+        Self {
+            min_speech_ms: settings.min_speech_ms,
+            min_silence_ms: settings.min_silence_ms,
+            pad_ms: settings.pad_ms,
+            frames: 0,
+            run_start_ms: None,
+            joined: None,
+            padded: None,
+            duration_ms: None,
+            done: SpeechSpans::default(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.frames * FRAME_MS
+    }
+
+    fn frame(&mut self, speech: bool, out: &mut Vec<SpeechSpan>) {
+        let now = self.now_ms();
+        match (speech, self.run_start_ms) {
+            (true, None) => self.run_start_ms = Some(now),
+            (false, Some(start_ms)) => {
+                self.run_start_ms = None;
+                let run = SpeechSpan {
+                    start_ms,
+                    end_ms: now,
+                };
+                self.close_run(run, out);
             }
             _ => {}
         }
+        self.frames += 1;
+        self.settle(out);
     }
 
-    let mut joined: Vec<SpeechSpan> = Vec::new();
-    for span in raw {
-        match joined.last_mut() {
-            Some(prev) if span.start_ms.saturating_sub(prev.end_ms) < settings.min_silence_ms => {
-                prev.end_ms = span.end_ms;
-            }
-            _ => joined.push(span),
+    fn set_duration(&mut self, duration_ms: u64) {
+        self.duration_ms = Some(duration_ms);
+        if let Some((span, _)) = &mut self.padded {
+            span.end_ms = span.end_ms.min(duration_ms);
         }
     }
 
-    let talk: Vec<SpeechSpan> = joined
-        .into_iter()
-        .filter(|s| s.duration_ms() >= settings.min_speech_ms)
-        .collect();
-    let mut padded: Vec<SpeechSpan> = Vec::new();
-    for &span in &talk {
+    /// Closes what is still open (after [`set_duration`](Self::set_duration)).
+    fn finish(&mut self, out: &mut Vec<SpeechSpan>) {
+        let duration_ms = self.duration_ms.unwrap_or(u64::MAX);
+        if let Some(start_ms) = self.run_start_ms.take() {
+            let run = SpeechSpan {
+                start_ms,
+                end_ms: self.now_ms().min(duration_ms),
+            };
+            self.close_run(run, out);
+        }
+        if let Some(joined) = self.joined.take() {
+            self.close_joined(joined, out);
+        }
+        if let Some((span, talk)) = self.padded.take() {
+            self.emit(span, talk, out);
+        }
+    }
+
+    /// A run of speech frames ended: it joins the stretch before it across
+    /// a pause shorter than `min_silence_ms`, or starts a new one.
+    fn close_run(&mut self, run: SpeechSpan, out: &mut Vec<SpeechSpan>) {
+        if let Some(prev) = self.joined.as_mut()
+            && run.start_ms.saturating_sub(prev.end_ms) < self.min_silence_ms
+        {
+            prev.end_ms = run.end_ms;
+            return;
+        }
+        if let Some(prev) = self.joined.replace(run) {
+            self.close_joined(prev, out);
+        }
+    }
+
+    /// A stretch of speech can grow no more: long enough, it is talk, and
+    /// its padded span merges into the one before where they meet.
+    fn close_joined(&mut self, talk: SpeechSpan, out: &mut Vec<SpeechSpan>) {
+        if talk.duration_ms() < self.min_speech_ms {
+            return;
+        }
         let span = SpeechSpan {
-            start_ms: span.start_ms.saturating_sub(settings.pad_ms),
-            end_ms: (span.end_ms + settings.pad_ms).min(duration_ms),
+            start_ms: talk.start_ms.saturating_sub(self.pad_ms),
+            end_ms: (talk.end_ms + self.pad_ms).min(self.duration_ms.unwrap_or(u64::MAX)),
         };
-        match padded.last_mut() {
-            Some(prev) if span.start_ms <= prev.end_ms => {
-                prev.end_ms = prev.end_ms.max(span.end_ms)
-            }
-            _ => padded.push(span),
+        if let Some((prev, prev_talk)) = self.padded.as_mut()
+            && span.start_ms <= prev.end_ms
+        {
+            prev.end_ms = prev.end_ms.max(span.end_ms);
+            prev_talk.push(talk);
+            return;
+        }
+        if let Some((prev, prev_talk)) = self.padded.replace((span, vec![talk])) {
+            self.emit(prev, prev_talk, out);
         }
     }
-    SpeechSpans {
-        spans: padded,
-        talk,
-    }
-}
 
-/// Splits spans longer than `max_ms` into consecutive parts of at most
-/// `max_ms` each, so every span fits a window.
-pub fn split_long_spans(spans: &SpeechSpans, max_ms: u64) -> Vec<SpeechSpan> {
-    let mut out = Vec::with_capacity(spans.spans.len());
-    for span in &spans.spans {
-        let parts = span.duration_ms().div_ceil(max_ms).max(1);
-        // Equal parts rather than max-sized ones plus a stub: a 31 s span
-        // becomes two 15.5 s parts instead of 30 s + 1 s.
-        let part_ms = span.duration_ms().div_ceil(parts);
-        let mut start = span.start_ms;
-        while start < span.end_ms {
-            let end = (start + part_ms).min(span.end_ms);
-            out.push(SpeechSpan {
-                start_ms: start,
-                end_ms: end,
-            });
-            start = end;
+    /// Finalizes what the clock has made final: a stretch no run can join
+    /// any more, then a padded span no later speech's padding can reach.
+    fn settle(&mut self, out: &mut Vec<SpeechSpan>) {
+        let now = self.now_ms();
+        if self.run_start_ms.is_none()
+            && let Some(joined) = self.joined
+            && now - joined.end_ms >= self.min_silence_ms
+        {
+            self.joined = None;
+            self.close_joined(joined, out);
+        }
+        let next_start = self.next_talk_start_ms().saturating_sub(self.pad_ms);
+        if let Some((span, _)) = &self.padded
+            && next_start > span.end_ms
+            && let Some((span, talk)) = self.padded.take()
+        {
+            self.emit(span, talk, out);
         }
     }
-    out
-}
 
-/// Silence put between two pieces of a window. Without it whisper hears two
-/// turns as one sentence and its segment times cannot tell which piece a
-/// word came from; with it, segments break at the gap and a time that falls
-/// in a gap snaps to the edge of the piece it belongs to.
-pub const PIECE_GAP_MS: u64 = 800;
-
-/// Packs a channel's speech into windows of at most `max_window_ms`, in
-/// time order, cutting the samples out of `pcm`. Each span becomes one
-/// piece; pieces are separated by [`PIECE_GAP_MS`] of silence.
-pub fn pack_windows(
-    channel: usize,
-    pcm: &Pcm16k,
-    spans: &SpeechSpans,
-    max_window_ms: u64,
-) -> Vec<Window> {
-    let samples = pcm.samples();
-    let mut windows: Vec<Window> = Vec::new();
-    let mut current: Option<Window> = None;
-    for span in split_long_spans(spans, max_window_ms) {
-        let from = (span.start_ms * SAMPLES_PER_MS) as usize;
-        let to = ((span.end_ms * SAMPLES_PER_MS) as usize).min(samples.len());
-        if from >= to {
-            continue;
-        }
-        let duration_ms = span.duration_ms();
-        let fits = current
-            .as_ref()
-            .is_some_and(|w| window_len_ms(w) + PIECE_GAP_MS + duration_ms <= max_window_ms);
-        if !fits && let Some(done) = current.take() {
-            windows.push(done);
-        }
-        let window = current.get_or_insert_with(|| Window {
-            channel,
-            pieces: Vec::new(),
-            samples: Vec::new(),
-        });
-        let gap_ms = if window.pieces.is_empty() {
-            0
-        } else {
-            PIECE_GAP_MS
-        };
-        let window_start_ms = window_len_ms(window) + gap_ms;
-        window
-            .samples
-            .resize((window_start_ms * SAMPLES_PER_MS) as usize, 0.0);
-        window.pieces.push(WindowPiece {
-            window_start_ms,
-            source_start_ms: span.start_ms,
-            duration_ms,
-        });
-        window.samples.extend_from_slice(&samples[from..to]);
-        // Keep samples and pieces in step even when the span's end was cut
-        // by the end of the channel.
-        let want = ((window_len_ms(window)) * SAMPLES_PER_MS) as usize;
-        window.samples.resize(want, 0.0);
+    /// The earliest a talk span not yet closed can start.
+    fn next_talk_start_ms(&self) -> u64 {
+        self.joined
+            .map(|j| j.start_ms)
+            .or(self.run_start_ms)
+            .unwrap_or_else(|| self.now_ms())
     }
-    windows.extend(current);
-    windows
-}
 
-fn window_len_ms(window: &Window) -> u64 {
-    window
-        .pieces
-        .last()
-        .map_or(0, |p| p.window_start_ms + p.duration_ms)
-}
-
-/// Which side of a piece boundary a time belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Edge {
-    /// A segment start: a time on a boundary belongs to the next piece.
-    Start,
-    /// A segment end: a time on a boundary belongs to the previous piece.
-    End,
-}
-
-/// Maps a time inside a window to the channel's timeline. A time in the
-/// gap between two pieces snaps to the next piece's start (a segment start)
-/// or the previous piece's end (a segment end); times past the window's end
-/// are clamped to the end of its last piece, so a segment never points into
-/// audio whisper did not hear.
-pub fn map_to_source(window: &Window, window_ms: u64, edge: Edge) -> u64 {
-    let Some(last) = window.pieces.last() else {
-        return 0;
-    };
-    let mut previous_end: Option<u64> = None;
-    for piece in &window.pieces {
-        let end = piece.window_start_ms + piece.duration_ms;
-        if window_ms < piece.window_start_ms {
-            return match (edge, previous_end) {
-                (Edge::End, Some(prev)) => prev,
-                _ => piece.source_start_ms,
-            };
-        }
-        let inside = match edge {
-            Edge::Start => window_ms < end,
-            Edge::End => window_ms <= end,
-        };
-        if inside {
-            return piece.source_start_ms + (window_ms - piece.window_start_ms);
-        }
-        previous_end = Some(piece.source_start_ms + piece.duration_ms);
-    }
-    last.source_start_ms + last.duration_ms
-}
-
-/// Overlap, in ms, below which a segment's first or last piece may be
-/// whisper's timestamp slack rather than speech the segment contains (when
-/// it is also under half of the segment's largest overlap with a piece).
-const SLIVER_MS: u64 = 1_000;
-
-/// Maps a segment's window times to the channel's timeline, keeping
-/// `start_ms <= end_ms`.
-///
-/// whisper.cpp's segments are often contiguous (a segment starts where the
-/// previous one ended, even across a pause), so a segment of the second
-/// piece can begin up to a second before that piece, in the gap or at the
-/// end of the first. Such slivers (under [`SLIVER_MS`] and under half the
-/// segment's largest piece overlap) are trimmed from either end before mapping, so the
-/// segment's times land on the piece its words came from. A segment that
-/// really spans two pieces keeps both.
-pub fn map_segment(window: &Window, start_window_ms: u64, end_window_ms: u64) -> (u64, u64) {
-    let end_window_ms = end_window_ms.max(start_window_ms);
-    let (mut start, mut end) = (start_window_ms, end_window_ms);
-    if let Some((f, l)) = covered_pieces(window, start_window_ms, end_window_ms) {
-        let (pf, pl) = (&window.pieces[f], &window.pieces[l]);
-        start = start.max(pf.window_start_ms);
-        end = end.min(pl.window_start_ms + pl.duration_ms);
-    }
-    let source_start = map_to_source(window, start, Edge::Start);
-    let source_end = map_to_source(window, end.max(start), Edge::End);
-    (source_start, source_end.max(source_start))
-}
-
-/// The first and last piece a segment really covers: the pieces its window
-/// times overlap, less slivers at either end (see [`map_segment`]). `None`
-/// when it overlaps no piece.
-fn covered_pieces(
-    window: &Window,
-    start_window_ms: u64,
-    end_window_ms: u64,
-) -> Option<(usize, usize)> {
-    let end_window_ms = end_window_ms.max(start_window_ms);
-    let overlaps: Vec<u64> = window
-        .pieces
-        .iter()
-        .map(|p| {
-            let lo = start_window_ms.max(p.window_start_ms);
-            let hi = end_window_ms.min(p.window_start_ms + p.duration_ms);
-            hi.saturating_sub(lo)
-        })
-        .collect();
-    let first = (0..overlaps.len()).find(|&i| overlaps[i] > 0)?;
-    let last = (0..overlaps.len()).rev().find(|&i| overlaps[i] > 0)?;
-    let largest = overlaps.iter().copied().max().unwrap_or(0);
-    let sliver = |i: usize| overlaps[i] < SLIVER_MS && overlaps[i] * 2 < largest;
-    let (mut f, mut l) = (first, last);
-    while f < l && sliver(f) {
-        f = (f + 1..=l).find(|&i| overlaps[i] > 0).unwrap_or(l);
-    }
-    while l > f && sliver(l) {
-        l = (f..l).rev().find(|&i| overlaps[i] > 0).unwrap_or(f);
-    }
-    Some((f, l))
-}
-
-/// The piece a window time belongs to: the piece that contains it, or for a
-/// time in a gap (or outside the window) the piece whose edge is nearer.
-fn nearest_piece(window: &Window, window_ms: u64) -> usize {
-    let distance = |p: &WindowPiece| {
-        let end = p.window_start_ms + p.duration_ms;
-        if window_ms < p.window_start_ms {
-            p.window_start_ms - window_ms
-        } else {
-            window_ms.saturating_sub(end)
-        }
-    };
-    (0..window.pieces.len())
-        .min_by_key(|&i| distance(&window.pieces[i]))
-        .unwrap_or(0)
-}
-
-/// Splits a segment whose words came from more than one piece of its window
-/// into one segment per piece, using the tokens' aligned times.
-///
-/// whisper sometimes reads two turns of one speaker, packed into one window
-/// with the other speaker's reply cut out between them, as one sentence.
-/// Left whole, that segment starts in the first turn and ends in the second,
-/// so the merged dialogue shows it before the reply and a search hit on its
-/// second half jumps to the wrong turn. A segment without token times, or
-/// whose tokens all fall in one piece, is returned unchanged, as is one
-/// whose times cover a single piece (after trimming slivers). Token order
-/// is kept (a token is never assigned to an earlier piece than the one
-/// before it), a split falls only before a word (a token with a leading
-/// space; so text in scripts written without spaces is never split), and
-/// punctuation stays with the part before it.
-pub fn split_at_pieces(window: &Window, segment: WindowSegment) -> Vec<WindowSegment> {
-    if segment.tokens.is_empty() || window.pieces.len() < 2 {
-        return vec![segment];
-    }
-    // Only pieces the segment's own times cover can receive its words:
-    // where whisper ended a segment before the next piece, a token aligned
-    // past that end is misaligned (DTW is loose on speech the model reads
-    // badly), not proof of a second turn.
-    let Some((first, last)) =
-        covered_pieces(window, segment.start_window_ms, segment.end_window_ms)
-    else {
-        return vec![segment];
-    };
-    if first == last {
-        return vec![segment];
-    }
-    // (piece, tokens) groups in order.
-    let mut groups: Vec<(usize, Vec<&WindowToken>)> = Vec::new();
-    for token in &segment.tokens {
-        // A new part starts only at the start of a word (a token with a
-        // leading space): never inside a word, let alone a UTF-8 character.
-        let starts_word = token.bytes.first().is_some_and(u8::is_ascii_whitespace);
-        // Punctuation is timed loosely; it ends the part it follows.
-        let wordless = !String::from_utf8_lossy(&token.bytes)
-            .chars()
-            .any(char::is_alphanumeric);
-        let piece = nearest_piece(window, token.window_ms).clamp(first, last);
-        match groups.last_mut() {
-            Some((last_piece, tokens)) if !starts_word || wordless || piece <= *last_piece => {
-                tokens.push(token);
-            }
-            _ => groups.push((piece, vec![token])),
+    /// No span not yet emitted starts before this.
+    fn settled_ms(&self) -> u64 {
+        match &self.padded {
+            Some((span, _)) => span.start_ms,
+            None => self.next_talk_start_ms().saturating_sub(self.pad_ms),
         }
     }
-    let text_of = |tokens: &[&WindowToken]| {
-        let bytes: Vec<u8> = tokens
-            .iter()
-            .flat_map(|t| t.bytes.iter().copied())
-            .collect();
-        String::from_utf8_lossy(&bytes).trim().to_string()
-    };
-    let has_words = |tokens: &[&WindowToken]| text_of(tokens).chars().any(char::is_alphanumeric);
-    // Wordless tokens never start a part, so only the first part can be
-    // wordless (a leading dash): it joins the part after it.
-    if groups.len() > 1 && !has_words(&groups[0].1) {
-        let (_, leading) = groups.remove(0);
-        groups[0].1.splice(0..0, leading);
+
+    fn emit(&mut self, span: SpeechSpan, talk: Vec<SpeechSpan>, out: &mut Vec<SpeechSpan>) {
+        out.push(span);
+        self.done.spans.push(span);
+        self.done.talk.extend(talk);
     }
-    if groups.len() < 2 {
-        return vec![segment];
-    }
-    let n = groups.len();
-    groups
-        .iter()
-        .enumerate()
-        .map(|(i, (piece, tokens))| {
-            let first_piece = &window.pieces[nearest_piece(window, tokens[0].window_ms)
-                .clamp(first, last)
-                .min(*piece)];
-            let p = &window.pieces[*piece];
-            let start_window_ms = if i == 0 {
-                segment.start_window_ms
-            } else {
-                // The part starts on the piece its first word is in.
-                first_piece.window_start_ms.max(segment.start_window_ms)
-            };
-            let end_window_ms = if i + 1 == n {
-                segment.end_window_ms
-            } else {
-                p.window_start_ms + p.duration_ms
-            };
-            let logprob_sum: f32 = tokens.iter().map(|t| t.logprob).sum();
-            WindowSegment {
-                start_window_ms,
-                end_window_ms: end_window_ms.max(start_window_ms),
-                text: text_of(tokens),
-                avg_logprob: logprob_sum / tokens.len() as f32,
-                no_speech_prob: segment.no_speech_prob,
-                tokens: Vec::new(),
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -473,6 +428,26 @@ mod tests {
             .iter()
             .flat_map(|&(v, n)| std::iter::repeat_n(v, n))
             .collect()
+    }
+
+    /// xorshift64: deterministic test data without a dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+
+        fn unit(&mut self) -> f32 {
+            (self.next() as f64 / u64::MAX as f64 * 2.0 - 1.0) as f32
+        }
     }
 
     #[test]
@@ -567,157 +542,261 @@ mod tests {
         assert!(spans.spans.is_empty());
     }
 
-    #[test]
-    fn long_spans_split_evenly() {
-        let spans = SpeechSpans {
-            spans: vec![SpeechSpan {
-                start_ms: 1000,
-                end_ms: 32_000,
-            }],
-            talk: Vec::new(),
-        };
-        let parts = split_long_spans(&spans, 30_000);
-        assert_eq!(
-            parts,
-            vec![
-                SpeechSpan {
-                    start_ms: 1000,
-                    end_ms: 16_500
-                },
-                SpeechSpan {
-                    start_ms: 16_500,
-                    end_ms: 32_000
-                },
-            ]
-        );
-    }
-
-    fn ramp_pcm(ms: u64) -> Pcm16k {
-        // Each sample encodes its own time so cut-outs can be checked.
-        Pcm16k::from_16k((0..ms * SAMPLES_PER_MS).map(|i| i as f32).collect())
-    }
-
-    #[test]
-    fn packing_fills_windows_and_keeps_samples() {
-        let pcm = ramp_pcm(60_000);
-        let spans = SpeechSpans {
-            spans: vec![
-                SpeechSpan {
-                    start_ms: 1_000,
-                    end_ms: 11_000,
-                },
-                SpeechSpan {
-                    start_ms: 20_000,
-                    end_ms: 35_000,
-                },
-                SpeechSpan {
-                    start_ms: 40_000,
-                    end_ms: 50_000,
-                },
-            ],
-            talk: Vec::new(),
-        };
-        let windows = pack_windows(1, &pcm, &spans, 30_000);
-        assert_eq!(windows.len(), 2);
-        assert_eq!(windows[0].channel, 1);
-        assert_eq!(
-            windows[0].pieces,
-            vec![
-                WindowPiece {
-                    window_start_ms: 0,
-                    source_start_ms: 1_000,
-                    duration_ms: 10_000
-                },
-                WindowPiece {
-                    window_start_ms: 10_000 + PIECE_GAP_MS,
-                    source_start_ms: 20_000,
-                    duration_ms: 15_000
-                },
-            ]
-        );
-        let gap = PIECE_GAP_MS as usize;
-        assert_eq!(windows[0].samples.len(), (25_000 + gap) * 16);
-        // The gap is silence; the first sample of the second piece is the sample at 20 s.
-        assert!(
-            windows[0].samples[10_000 * 16..(10_000 + gap) * 16]
-                .iter()
-                .all(|&s| s == 0.0)
-        );
-        assert_eq!(
-            windows[0].samples[(10_000 + gap) * 16],
-            (20_000 * 16) as f32
-        );
-        assert_eq!(
-            windows[1].pieces,
-            vec![WindowPiece {
-                window_start_ms: 0,
-                source_start_ms: 40_000,
-                duration_ms: 10_000
-            }]
-        );
-        for w in &windows {
-            assert!(window_len_ms(w) <= 30_000);
+    /// The span rules as they were written for a whole channel at once,
+    /// before detection streamed: the oracle for the frame-by-frame tracker.
+    fn batch_spans(is_speech: &[bool], duration_ms: u64, settings: &VadSettings) -> SpeechSpans {
+        let mut raw: Vec<SpeechSpan> = Vec::new();
+        let mut start: Option<usize> = None;
+        for (i, &speech) in is_speech.iter().chain(std::iter::once(&false)).enumerate() {
+            match (speech, start) {
+                (true, None) => start = Some(i),
+                (false, Some(s)) => {
+                    raw.push(SpeechSpan {
+                        start_ms: s as u64 * FRAME_MS,
+                        end_ms: (i as u64 * FRAME_MS).min(duration_ms),
+                    });
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        let mut joined: Vec<SpeechSpan> = Vec::new();
+        for span in raw {
+            match joined.last_mut() {
+                Some(prev)
+                    if span.start_ms.saturating_sub(prev.end_ms) < settings.min_silence_ms =>
+                {
+                    prev.end_ms = span.end_ms;
+                }
+                _ => joined.push(span),
+            }
+        }
+        let talk: Vec<SpeechSpan> = joined
+            .into_iter()
+            .filter(|s| s.duration_ms() >= settings.min_speech_ms)
+            .collect();
+        let mut padded: Vec<SpeechSpan> = Vec::new();
+        for &span in &talk {
+            let span = SpeechSpan {
+                start_ms: span.start_ms.saturating_sub(settings.pad_ms),
+                end_ms: (span.end_ms + settings.pad_ms).min(duration_ms),
+            };
+            match padded.last_mut() {
+                Some(prev) if span.start_ms <= prev.end_ms => {
+                    prev.end_ms = prev.end_ms.max(span.end_ms)
+                }
+                _ => padded.push(span),
+            }
+        }
+        SpeechSpans {
+            spans: padded,
+            talk,
         }
     }
 
     #[test]
-    fn span_cut_by_channel_end_keeps_samples_in_step() {
-        let pcm = ramp_pcm(1_000);
-        let spans = SpeechSpans {
-            spans: vec![SpeechSpan {
-                start_ms: 500,
-                end_ms: 1_200,
-            }],
-            talk: Vec::new(),
+    fn frame_by_frame_rules_equal_the_whole_channel_rules() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for case in 0..2_000 {
+            let s = VadSettings {
+                min_speech_ms: rng.below(400),
+                min_silence_ms: rng.below(700),
+                pad_ms: rng.below(600),
+                ..settings()
+            };
+            // Runs of speech and silence of random lengths, some a frame long.
+            let mut f = Vec::new();
+            let target = rng.below(400) as usize;
+            while f.len() < target {
+                let speech = rng.below(2) == 0;
+                let longest = if rng.below(3) == 0 { 3 } else { 60 };
+                let n = 1 + rng.below(longest) as usize;
+                f.extend(std::iter::repeat_n(speech, n));
+            }
+            // A channel whose last frame is partial: 1 to 256 of its samples.
+            let samples = (f.len().saturating_sub(1) * FRAME_SAMPLES) as u64 + 1 + rng.below(256);
+            let duration_ms = if f.is_empty() { 0 } else { samples / 16 };
+            assert_eq!(
+                spans_from_frames(&f, duration_ms, &s),
+                batch_spans(&f, duration_ms, &s),
+                "case {case}: {s:?}, {} frames, {duration_ms} ms",
+                f.len()
+            );
+        }
+    }
+
+    /// A stateful stand-in for earshot: a frame is speech when it and the
+    /// frame before are loud, so feeding frames out of order, twice or
+    /// without a reset would show.
+    #[derive(Default)]
+    struct LoudnessDetector {
+        score: f32,
+    }
+
+    impl SpeechDetector for LoudnessDetector {
+        fn frame_score(&mut self, frame: &[f32; FRAME_SAMPLES]) -> f32 {
+            let loud = frame.iter().map(|s| s.abs()).sum::<f32>() / FRAME_SAMPLES as f32 > 0.05;
+            self.score = 0.5 * self.score + if loud { 0.5 } else { 0.0 };
+            self.score
+        }
+
+        fn reset(&mut self) {
+            self.score = 0.0;
+        }
+    }
+
+    /// Bursts of loud noise between quiet stretches, 50 ms to 3 s each.
+    fn bursts(rng: &mut Rng, ms: u64) -> Vec<f32> {
+        let mut out = Vec::new();
+        // Loud from the start, so a detector carrying state over shows.
+        let mut loud = true;
+        while (out.len() as u64) < ms * 16 {
+            let n = (50 + rng.below(2_950)) * 16;
+            let level = if loud { 0.3 } else { 0.001 };
+            out.extend((0..n).map(|_| rng.unit() * level));
+            loud = !loud;
+        }
+        out.truncate((ms * 16) as usize + rng.below(256) as usize);
+        out
+    }
+
+    /// Feeds `pcm` in chunks of `chunk` samples; checks that each span
+    /// comes after every `settled_ms` reported before it.
+    fn stream<D: SpeechDetector>(
+        vad: &mut StreamingVad<D>,
+        pcm: &[f32],
+        chunk: usize,
+    ) -> Vec<SpeechSpan> {
+        let mut spans = Vec::new();
+        let mut settled_before = 0;
+        let mut check = |settled: SettledSpeech, spans: &mut Vec<SpeechSpan>| {
+            for span in &settled.spans {
+                assert!(
+                    span.start_ms >= settled_before,
+                    "{span:?} < {settled_before}"
+                );
+            }
+            assert!(settled.settled_ms >= settled_before);
+            settled_before = settled.settled_ms;
+            spans.extend(settled.spans);
         };
-        let windows = pack_windows(0, &pcm, &spans, 30_000);
-        assert_eq!(
-            windows[0].samples.len() as u64,
-            window_len_ms(&windows[0]) * SAMPLES_PER_MS
-        );
+        for part in pcm.chunks(chunk.max(1)) {
+            check(vad.push(part), &mut spans);
+        }
+        check(vad.finish(), &mut spans);
+        spans
     }
 
     #[test]
-    fn window_times_map_back_to_source() {
-        let window = Window {
-            channel: 0,
-            pieces: vec![
-                WindowPiece {
-                    window_start_ms: 0,
-                    source_start_ms: 1_000,
-                    duration_ms: 2_000,
-                },
-                WindowPiece {
-                    window_start_ms: 2_000,
-                    source_start_ms: 10_000,
-                    duration_ms: 3_000,
-                },
-            ],
-            samples: vec![],
+    fn streaming_equals_batch_for_any_chunking() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let s = VadSettings {
+            threshold: 0.7,
+            ..VadSettings::default()
         };
-        assert_eq!(map_to_source(&window, 0, Edge::Start), 1_000);
-        assert_eq!(map_to_source(&window, 1_500, Edge::Start), 2_500);
-        // On the boundary: a start belongs to the next piece, an end to the previous.
-        assert_eq!(map_to_source(&window, 2_000, Edge::Start), 10_000);
-        assert_eq!(map_to_source(&window, 2_000, Edge::End), 3_000);
-        assert_eq!(map_to_source(&window, 4_000, Edge::End), 12_000);
-        // Past the end: clamped to the end of the last piece.
-        assert_eq!(map_to_source(&window, 29_000, Edge::End), 13_000);
-        assert_eq!(map_segment(&window, 500, 2_000), (1_500, 3_000));
-        assert_eq!(map_segment(&window, 2_500, 1_000), (10_500, 10_500));
+        for _ in 0..3 {
+            let pcm = bursts(&mut rng, 120_000);
+            let batch = detect_speech(
+                &mut LoudnessDetector::default(),
+                &Pcm16k::from_16k(pcm.clone()),
+                &s,
+            );
+            assert!(batch.spans.len() > 10, "{}", batch.spans.len());
+            let random = 1 + rng.below(20_000) as usize;
+            for chunk in [1, 160, 7_919, random, pcm.len()] {
+                let mut vad = StreamingVad::with_detector(LoudnessDetector { score: 0.9 }, &s);
+                let spans = stream(&mut vad, &pcm, chunk);
+                assert_eq!(spans, batch.spans, "chunks of {chunk}");
+                assert_eq!(vad.speech(), &batch, "chunks of {chunk}");
+            }
+        }
+    }
+
+    #[test]
+    fn detectors_can_move_to_another_thread() {
+        fn send<T: Send>() {}
+        send::<StreamingVad>();
+        send::<crate::windows::WindowPacker>();
+    }
+
+    #[test]
+    fn a_span_is_final_once_the_audio_passes_its_lookahead() {
+        let s = VadSettings {
+            threshold: 0.7,
+            ..VadSettings::default()
+        };
+        let lookahead_ms = s.min_silence_ms.max(2 * s.pad_ms + FRAME_MS);
+        // 1 s of silence, 2 s of speech, then silence for as long as it takes.
+        let mut rng = Rng(7);
+        let mut vad = StreamingVad::with_detector(LoudnessDetector::default(), &s);
+        assert!(vad.push(&vec![0.0; 16_000]).spans.is_empty());
+        let speech: Vec<f32> = (0..32_000).map(|_| rng.unit() * 0.3).collect();
+        assert!(vad.push(&speech).spans.is_empty());
+        let mut fed_ms = 3_000;
+        let span = loop {
+            let settled = vad.push(&[0.0; 16]);
+            fed_ms += 1;
+            if let Some(&span) = settled.spans.first() {
+                break span;
+            }
+            assert!(fed_ms < 10_000, "no span after {fed_ms} ms");
+        };
+        let talk = vad.speech().talk[0];
+        assert_eq!(span.end_ms, talk.end_ms + s.pad_ms);
+        assert!(
+            fed_ms <= talk.end_ms + lookahead_ms,
+            "final at {fed_ms} ms, talk ends at {} ms",
+            talk.end_ms
+        );
+        assert!(vad.push(&[0.0; 16]).settled_ms > span.end_ms);
+    }
+
+    /// The repository's spoken fixture (espeak, "recording"), as 16 kHz floats.
+    fn fixture_speech() -> Vec<f32> {
+        let wav = include_bytes!("../tests/fixtures/audio/wav_s16_16k_mono_speech.wav");
+        let data = wav
+            .windows(4)
+            .position(|w| w == b"data")
+            .expect("a data chunk")
+            + 8;
+        wav[data..]
+            .chunks_exact(2)
+            .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0)
+            .collect()
+    }
+
+    #[test]
+    fn earshot_streaming_equals_batch_on_speech() {
+        let word = fixture_speech();
+        let mut pcm = Vec::new();
+        for pause_ms in [700, 150, 2_000, 450, 90, 1_300] {
+            pcm.extend(std::iter::repeat_n(0.0, pause_ms * 16));
+            pcm.extend(&word);
+        }
+        pcm.extend(std::iter::repeat_n(0.0, 123));
+        let s = VadSettings::default();
+        let batch = detect_speech(
+            &mut EarshotDetector::default(),
+            &Pcm16k::from_16k(pcm.clone()),
+            &s,
+        );
+        assert!(batch.spans.len() >= 2, "{batch:?}");
+        for chunk in [1, 160, 7_919, pcm.len()] {
+            let mut vad = StreamingVad::new(&s);
+            assert_eq!(
+                stream(&mut vad, &pcm, chunk),
+                batch.spans,
+                "chunks of {chunk}"
+            );
+            assert_eq!(vad.speech(), &batch, "chunks of {chunk}");
+        }
     }
 
     #[test]
     fn silence_and_faint_noise_have_no_speech() {
-        let mut rng = 0x1234_5678_u64;
-        let mut noise = || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            (rng as f64 / u64::MAX as f64 * 2.0 - 1.0) as f32
-        };
+        let mut rng = Rng(0x1234_5678);
         // 5 s of noise at about -60 dBFS.
-        let pcm = Pcm16k::from_16k((0..80_000).map(|_| noise() * 0.0017).collect());
+        let pcm = Pcm16k::from_16k((0..80_000).map(|_| rng.unit() * 0.0017).collect());
         let spans = detect_speech(
             &mut EarshotDetector::default(),
             &pcm,
@@ -739,166 +818,5 @@ mod tests {
         assert!(frame_levels_dbfs(&full)[0].abs() < 0.01);
         let tenth = Pcm16k::from_16k(vec![0.1; FRAME_SAMPLES]);
         assert!((frame_levels_dbfs(&tenth)[0] + 20.0).abs() < 0.01);
-    }
-
-    /// Two pieces: window 0–3000 ms (source 1000–4000) and, after the
-    /// 800 ms gap, window 3800–6800 ms (source 20000–23000).
-    fn two_turn_window() -> Window {
-        Window {
-            channel: 0,
-            pieces: vec![
-                WindowPiece {
-                    window_start_ms: 0,
-                    source_start_ms: 1_000,
-                    duration_ms: 3_000,
-                },
-                WindowPiece {
-                    window_start_ms: 3_000 + PIECE_GAP_MS,
-                    source_start_ms: 20_000,
-                    duration_ms: 3_000,
-                },
-            ],
-            samples: vec![],
-        }
-    }
-
-    fn timed_segment(start: u64, end: u64, tokens: &[(&str, u64)]) -> WindowSegment {
-        WindowSegment {
-            start_window_ms: start,
-            end_window_ms: end,
-            text: tokens
-                .iter()
-                .map(|t| t.0)
-                .collect::<String>()
-                .trim()
-                .to_string(),
-            avg_logprob: -0.5,
-            no_speech_prob: 0.1,
-            tokens: tokens
-                .iter()
-                .map(|&(text, window_ms)| WindowToken {
-                    bytes: text.as_bytes().to_vec(),
-                    window_ms,
-                    logprob: if window_ms < 3_000 { -0.2 } else { -0.4 },
-                })
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn segment_across_two_turns_is_split_at_the_piece() {
-        let window = two_turn_window();
-        let seg = timed_segment(
-            200,
-            6_500,
-            &[
-                (" I'll", 300),
-                (" call", 700),
-                (" you.", 1_500),
-                (" Is", 3_900),
-                (" that", 4_400),
-                (" fine?", 5_900),
-            ],
-        );
-        let parts = split_at_pieces(&window, seg);
-        assert_eq!(parts.len(), 2, "{parts:?}");
-        assert_eq!(parts[0].text, "I'll call you.");
-        assert_eq!(parts[1].text, "Is that fine?");
-        assert_eq!(
-            (parts[0].start_window_ms, parts[0].end_window_ms),
-            (200, 3_000)
-        );
-        assert_eq!(
-            (parts[1].start_window_ms, parts[1].end_window_ms),
-            (3_800, 6_500)
-        );
-        assert!((parts[0].avg_logprob + 0.2).abs() < 1e-6);
-        assert!((parts[1].avg_logprob + 0.4).abs() < 1e-6);
-        assert_eq!(parts[1].no_speech_prob, 0.1);
-        // On the call's timeline each part lies inside its own turn.
-        assert_eq!(
-            map_segment(&window, parts[0].start_window_ms, parts[0].end_window_ms),
-            (1_200, 4_000)
-        );
-        assert_eq!(
-            map_segment(&window, parts[1].start_window_ms, parts[1].end_window_ms),
-            (20_000, 22_700)
-        );
-    }
-
-    #[test]
-    fn segment_in_one_piece_or_without_times_is_unchanged() {
-        let window = two_turn_window();
-        let one = timed_segment(100, 2_900, &[(" Hello", 200), (" there.", 2_000)]);
-        assert_eq!(split_at_pieces(&window, one.clone()), vec![one]);
-        let mut untimed = timed_segment(200, 6_500, &[(" a", 300), (" b", 4_000)]);
-        untimed.tokens.clear();
-        assert_eq!(split_at_pieces(&window, untimed.clone()), vec![untimed]);
-    }
-
-    #[test]
-    fn split_keeps_token_order_characters_and_punctuation() {
-        let window = two_turn_window();
-        // A token timed in the gap goes to the nearer piece; a late outlier
-        // does not pull later tokens back; a lone full stop stays with the
-        // words before it; the second byte of "ó" never starts a part.
-        let ó = "ó".as_bytes();
-        let mut seg = timed_segment(
-            0,
-            6_800,
-            &[
-                (" Dzień", 100),
-                (" dobry", 3_100),
-                (".", 3_700),
-                (" Tak", 3_900),
-                (" w", 3_300),
-                (" g", 6_000),
-            ],
-        );
-        seg.tokens.push(WindowToken {
-            bytes: vec![ó[0]],
-            window_ms: 6_100,
-            logprob: -0.1,
-        });
-        seg.tokens.push(WindowToken {
-            bytes: vec![ó[1]],
-            window_ms: 200,
-            logprob: -0.1,
-        });
-        seg.tokens.push(WindowToken {
-            bytes: b"ra".to_vec(),
-            window_ms: 6_200,
-            logprob: -0.1,
-        });
-        let parts = split_at_pieces(&window, seg);
-        let texts: Vec<&str> = parts.iter().map(|p| p.text.as_str()).collect();
-        assert_eq!(texts, vec!["Dzień dobry.", "Tak w góra"]);
-    }
-
-    #[test]
-    fn misaligned_tokens_do_not_split_a_segment() {
-        let window = two_turn_window();
-        // The end of a word timed into the next piece stays with its word.
-        let seg = timed_segment(
-            100,
-            6_000,
-            &[(" mamy", 500), (" gofer", 2_500), ("ter.", 4_200)],
-        );
-        assert_eq!(split_at_pieces(&window, seg.clone()), vec![seg]);
-        // whisper ended the segment in the first piece (a 300 ms sliver of
-        // the second): a word aligned into the second piece is DTW slack.
-        let seg = timed_segment(
-            100,
-            4_100,
-            &[(" Smil", 500), (" Matai", 4_000), (" DT?", 4_050)],
-        );
-        assert_eq!(split_at_pieces(&window, seg.clone()), vec![seg]);
-    }
-
-    #[test]
-    fn a_leading_dash_joins_the_words_after_it() {
-        let window = two_turn_window();
-        let seg = timed_segment(0, 6_000, &[(" -", 100), (" Tak", 3_900), (" jest", 4_500)]);
-        assert_eq!(split_at_pieces(&window, seg.clone()), vec![seg]);
     }
 }

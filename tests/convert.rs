@@ -31,7 +31,8 @@ struct Run {
     ftype: i32,
     /// Detected (or given) language id.
     lang_id: i32,
-    n_segments: i32,
+    /// Each segment's start and end (centiseconds) and text.
+    segments: Vec<(i64, i64, String)>,
 }
 
 /// Loads `path` in whisper.cpp and transcribes the noise (the text is
@@ -57,14 +58,34 @@ fn load_and_run(path: &Path, language: &str) -> Run {
     state
         .full(params, &noise())
         .expect("full() runs on the test model");
-    for s in state.as_iter() {
-        // Segments lie inside the (padded) 30 s window and their text is
-        // made of the model's own tokens.
+    let segments: Vec<(i64, i64, String)> = state
+        .as_iter()
+        .map(|s| {
+            let bytes = s.to_bytes().unwrap_or_else(|e| panic!("{s:?}: {e}"));
+            (
+                s.start_timestamp(),
+                s.end_timestamp(),
+                String::from_utf8_lossy(bytes).into_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(segments.len(), state.full_n_segments() as usize);
+    // A well-formed result, whatever the (meaningless) words: every segment
+    // has text, starts no earlier than the one before, does not end before
+    // it starts, and lies inside the one (padded) 30 s window 2 s of audio
+    // make; a segment that starts must start inside the audio.
+    let mut previous_start = 0;
+    for (start, end, text) in &segments {
+        assert!(!text.is_empty(), "{segments:?}");
         assert!(
-            s.start_timestamp() >= 0 && s.end_timestamp() <= 3000,
-            "{s:?}"
+            previous_start <= *start && start <= end && *end <= 3000,
+            "{segments:?}"
         );
-        assert!(s.to_bytes().is_ok());
+        assert!(
+            *start < 30,
+            "FLIP4 a segment starts after the audio: {segments:?}"
+        );
+        previous_start = *start;
     }
     Run {
         n_vocab: ctx.n_vocab(),
@@ -72,7 +93,7 @@ fn load_and_run(path: &Path, language: &str) -> Run {
         n_audio_state: ctx.model_n_audio_state(),
         ftype: ctx.model_ftype(),
         lang_id: state.full_lang_id_from_state(),
-        n_segments: state.full_n_segments(),
+        segments,
     }
 }
 
@@ -87,7 +108,11 @@ fn random_english_model_loads_and_transcribes() {
     assert_eq!(r.n_audio_state, 64);
     assert_eq!(r.ftype, 1);
     assert_eq!(r.lang_id, 0, "English");
-    assert!(r.n_segments >= 0);
+    // The seeded weights read the noise as words, so the checks in
+    // `load_and_run` had segments to check; and the same model on the same
+    // audio says the same again.
+    assert!(!r.segments.is_empty(), "no segment");
+    assert_eq!(load_and_run(&path, "en").segments, r.segments);
 }
 
 #[test]
@@ -105,8 +130,12 @@ fn random_multilingual_model_detects_a_language_and_transcribes() {
     let r = load_and_run(&path, "auto");
     assert_eq!(r.n_vocab, 51_865);
     assert!(r.multilingual);
-    // Some language out of whisper.cpp's 99 was detected.
+    // Some language out of whisper.cpp's 99 was detected, and transcribed in.
     assert!((0..99).contains(&r.lang_id), "{}", r.lang_id);
+    assert!(!r.segments.is_empty(), "no segment");
+    // Detection and decoding are deterministic.
+    let again = load_and_run(&path, "auto");
+    assert_eq!((again.lang_id, &again.segments), (r.lang_id, &r.segments));
 }
 
 #[test]
@@ -127,6 +156,7 @@ fn quantized_random_models_load_and_transcribe() {
         );
         let r = load_and_run(&out, "en");
         assert_eq!(r.n_vocab, 51_864);
+        assert!(!r.segments.is_empty(), "{q}: no segment");
         // whisper.cpp strips the quantization version off the ftype.
         assert_eq!(r.ftype, q.ggml_ftype());
     }

@@ -7,9 +7,11 @@
 use std::path::{Path, PathBuf};
 
 use callsift::Error;
-use callsift::decode::{self, decode_file, decode_file_with_stats, probe_info};
+use callsift::decode::{
+    self, AudioInfo, DecodeEnd, DecodeStream, decode_file, decode_file_with_stats, probe_info,
+};
 use callsift::model::DecodedAudio;
-use callsift::resample;
+use callsift::{pipeline, resample};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -450,6 +452,30 @@ fn damaged_mp3_frames_are_not_fatal() {
     assert!(stats.packets > 30, "{stats:?}");
 }
 
+/// The reason `src/decode.rs` gives a panic it caught inside the decoder
+/// (`decoder crashed: <panic message>`).
+const CRASH_REASON: &str = "decoder crashed";
+
+/// Asserts that `err` is an ordinary refusal of the file at `path`: a decode error naming
+/// it, with a reason, and not a panic caught inside the decoder. (The decoder turns every
+/// panic into a decode error, so "it returned an error" alone would prove nothing.)
+fn assert_refused_not_crashed(err: &Error, path: &Path, what: &str) {
+    match err {
+        Error::Decode {
+            path: named,
+            reason,
+        } => {
+            assert_eq!(named, path, "{what}: the error names another file: {err}");
+            assert!(!reason.is_empty(), "{what}: no reason given");
+            assert!(
+                !reason.contains(CRASH_REASON) && !reason.contains("panic"),
+                "{what}: the decoder crashed: {reason}"
+            );
+        }
+        other => panic!("{what}: wrong kind {other:?}"),
+    }
+}
+
 #[test]
 fn random_bytes_never_panic_and_are_not_audio() {
     for (i, ext) in ["wav", "mp3", "flac", "ogg", "m4a", "aac", "opus"]
@@ -461,8 +487,7 @@ fn random_bytes_never_panic_and_are_not_audio() {
         let bytes = noise(1000 + 997 * i, i as u64 + 1);
         let f = temp_with(&bytes, &format!(".{ext}"));
         match decode_file(f.path()) {
-            Err(Error::Decode { reason, .. }) => assert!(!reason.is_empty()),
-            Err(other) => panic!("random .{ext} #{i}: wrong kind {other:?}"),
+            Err(e) => assert_refused_not_crashed(&e, f.path(), &format!("random .{ext} #{i}")),
             Ok(audio) => panic!("random .{ext} #{i}: decoded as {}", audio.codec),
         }
     }
@@ -471,7 +496,8 @@ fn random_bytes_never_panic_and_are_not_audio() {
 #[test]
 fn damaged_headers_never_panic() {
     // Every prefix of a few real files, and the files with a byte flipped near the start:
-    // each must give Ok or a decode error, never a panic or another error kind.
+    // each must give Ok or a decode error naming the file, never another error kind and
+    // never a panic (which the decoder would turn into a "decoder crashed" error).
     for name in [
         "wav_s16_8k_stereo.wav",
         "wav_ima_adpcm_22k_mono.wav",
@@ -494,7 +520,7 @@ fn damaged_headers_never_panic() {
         for v in variants {
             let f = temp_with(&v, &format!(".{ext}"));
             if let Err(e) = decode_file(f.path()) {
-                assert!(matches!(e, Error::Decode { .. }), "{name}: {e:?}");
+                assert_refused_not_crashed(&e, f.path(), &format!("{name} ({} bytes)", v.len()));
             }
         }
     }
@@ -506,4 +532,262 @@ fn audio_extensions_are_case_insensitive() {
     assert!(decode::is_audio_path(Path::new("x.m4a")));
     assert!(!decode::is_audio_path(Path::new("notes.txt")));
     assert!(!decode::is_audio_path(Path::new("wav")));
+}
+
+/// Every fixture that decodes: the supported ones and the two cut short.
+fn decodable() -> impl Iterator<Item = &'static str> {
+    SUPPORTED
+        .iter()
+        .map(|e| e.file)
+        .chain(["truncated_mid.wav", "truncated_mid.mp3"])
+}
+
+/// Decodes `path` block by block: what it holds, every block, and how it ended.
+fn stream(path: &Path) -> (AudioInfo, Vec<Vec<Vec<f32>>>, DecodeEnd) {
+    let name = path.display();
+    let mut s = DecodeStream::open(path).unwrap_or_else(|e| panic!("{e}"));
+    let info = s.info().clone();
+    let mut blocks = Vec::new();
+    let mut block = vec![Vec::new(); info.channels];
+    while s.next_block(&mut block).unwrap_or_else(|e| panic!("{e}")) {
+        blocks.push(block.clone());
+    }
+    assert!(block.iter().all(Vec::is_empty), "{name}: a last block");
+    assert!(
+        !s.next_block(&mut block).unwrap(),
+        "{name}: the end did not stay"
+    );
+    (info, blocks, s.finish().unwrap())
+}
+
+#[test]
+fn streamed_blocks_are_the_decoded_file() {
+    for name in decodable() {
+        let audio = decode_fixture(name);
+        let (info, blocks, end) = stream(&fixture(name));
+        let want = AudioInfo {
+            codec: audio.codec.clone(),
+            sample_rate_hz: audio.sample_rate_hz,
+            channels: audio.channels.len(),
+        };
+        assert_eq!(info, want, "{name}");
+        let mut joined = vec![Vec::new(); info.channels];
+        for block in &blocks {
+            let n = block[0].len();
+            assert!(
+                n > 0 && n <= info.sample_rate_hz as usize,
+                "{name}: a block of {n} frames"
+            );
+            for (all, ch) in joined.iter_mut().zip(block) {
+                assert_eq!(ch.len(), n, "{name}: ragged block");
+                all.extend_from_slice(ch);
+            }
+        }
+        assert!(
+            joined == audio.channels,
+            "{name}: blocks differ from decode_file"
+        );
+        assert_eq!(end.frames, audio.frames() as u64, "{name}");
+        assert_eq!(end.truncated, audio.truncated, "{name}");
+    }
+}
+
+#[test]
+fn a_stream_fails_to_open_as_decode_file_fails() {
+    for name in [
+        "gsm_8k.wav",
+        "opus_48k.opus",
+        "empty.wav",
+        "text.wav",
+        "random.mp3",
+        "truncated_header_only.wav",
+        "truncated_header.flac",
+    ] {
+        let err = DecodeStream::open(&fixture(name)).err().expect(name);
+        let full = decode_file(&fixture(name)).unwrap_err();
+        assert!(matches!(err, Error::Decode { .. }), "{name}: {err:?}");
+        assert_eq!(err.to_string(), full.to_string(), "{name}");
+    }
+}
+
+/// Bytes a decoder reads twice from a file it reads straight through: the first few
+/// header bytes (sniffed, then read by symphonia) and the 160 bytes at the end that
+/// symphonia's probe looks at for tags.
+const REREAD_SLACK: u64 = 512;
+
+#[test]
+fn the_stream_hashes_the_file_while_decoding_it() {
+    for name in decodable() {
+        let path = fixture(name);
+        let bytes = std::fs::read(&path).unwrap();
+        let (_, _, end) = stream(&path);
+        assert_eq!(end.hash, blake3::hash(&bytes), "{name}");
+        assert_eq!(end.hash, pipeline::content_hash(&path).unwrap(), "{name}");
+        // The point of hashing here: the file is read once. (symphonia's MP4 and Ogg
+        // readers go back and forth on their own, to the index or the last page.)
+        let ext = Path::new(name).extension().unwrap();
+        if ext == "wav" || ext == "mp3" || ext == "flac" {
+            let len = bytes.len() as u64;
+            assert!(
+                end.bytes_read <= len + REREAD_SLACK,
+                "{name}: {} bytes read for {len}",
+                end.bytes_read
+            );
+        }
+    }
+}
+
+/// A RIFF chunk with `len` bytes of filler.
+fn riff_chunk(id: &[u8; 4], len: usize) -> Vec<u8> {
+    let mut c = id.to_vec();
+    c.extend_from_slice(&(len as u32).to_le_bytes());
+    c.extend(noise(len, len as u64));
+    if len % 2 == 1 {
+        c.push(0);
+    }
+    c
+}
+
+/// The 8 kHz stereo WAV fixture (a 44-byte header) with its data repeated `repeat`
+/// times, and `before` / `after` put around the data chunk.
+fn wav_around_data(before: &[u8], repeat: usize, after: &[u8]) -> Vec<u8> {
+    let wav = std::fs::read(fixture("wav_s16_8k_stereo.wav")).unwrap();
+    assert_eq!(&wav[36..40], b"data");
+    let data = wav[44..].repeat(repeat);
+    let mut b = wav[..36].to_vec();
+    b.extend_from_slice(before);
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    b.extend_from_slice(&data);
+    b.extend_from_slice(after);
+    let riff_len = (b.len() - 8) as u32;
+    b[4..8].copy_from_slice(&riff_len.to_le_bytes());
+    b
+}
+
+#[test]
+fn the_hash_covers_what_the_decoder_skips_or_never_reads() {
+    let ogg = std::fs::read(fixture("vorbis_22k_mono.ogg")).unwrap();
+    let data = 30 * 32_000;
+    // (what, file, extension, frames of audio, the most that may be read beyond the
+    // file's length)
+    let cases = [
+        // The decoder stops at the end of the data; the rest is read for the hash alone.
+        (
+            "a chunk after the data",
+            wav_around_data(&[], 1, &riff_chunk(b"LIST", 200_000)),
+            "wav",
+            8000,
+            REREAD_SLACK,
+        ),
+        // symphonia seeks over chunks of more than 128 KiB: the skipped bytes are read
+        // for the hash once it reads on, so what follows is still hashed as it is read.
+        (
+            "a skipped chunk",
+            wav_around_data(&riff_chunk(b"junk", 200_000), 30, &[]),
+            "wav",
+            30 * 8000,
+            REREAD_SLACK + 128 * 1024,
+        ),
+        (
+            "a skipped chunk larger than the gaps always filled",
+            wav_around_data(&riff_chunk(b"junk", 400_000), 30, &[]),
+            "wav",
+            30 * 8000,
+            REREAD_SLACK + 128 * 1024,
+        ),
+        // Larger than what follows: reading it at once could be wasted (MP4 skips its
+        // audio for the index at the end, then comes back), so `finish` reads it and
+        // the data again, which is the smaller risk.
+        (
+            "a skipped chunk larger than the audio after it",
+            wav_around_data(&riff_chunk(b"junk", 2_000_000), 30, &[]),
+            "wav",
+            30 * 8000,
+            REREAD_SLACK + 128 * 1024 + data,
+        ),
+        // Decoding stops at a second chained stream, which is never decoded.
+        (
+            "a chained ogg stream",
+            [&ogg[..], &ogg[..]].concat(),
+            "ogg",
+            22_050,
+            u64::MAX,
+        ),
+    ];
+    for (what, bytes, ext, frames, slack) in cases {
+        let f = temp_with(&bytes, &format!(".{ext}"));
+        let (_, _, end) = stream(f.path());
+        assert_eq!(end.hash, blake3::hash(&bytes), "{what}");
+        let len = bytes.len() as u64;
+        assert!(
+            end.bytes_read <= len.saturating_add(slack),
+            "{what}: {} bytes read for {len}",
+            end.bytes_read
+        );
+        assert_eq!(end.frames, frames, "{what}");
+        let note = end.truncated.unwrap_or_default();
+        assert_eq!(
+            note.contains("chained stream"),
+            ext == "ogg",
+            "{what}: {note}"
+        );
+    }
+}
+
+#[test]
+fn damaged_files_stream_without_crashing_and_hash_right() {
+    // Prefixes and flipped bytes of a few real files, as in `damaged_headers_never_panic`:
+    // each opens or fails with a decode error that is not a caught crash, decodes to the
+    // end or fails the same way, and hashes to the file's BLAKE3 whenever it opened.
+    for name in [
+        "wav_s16_8k_stereo.wav",
+        "mp3_32k_mono.mp3",
+        "flac_44k_mono.flac",
+        "vorbis_22k_mono.ogg",
+        "aac_48k_stereo.m4a",
+    ] {
+        let bytes = std::fs::read(fixture(name)).unwrap();
+        let ext = Path::new(name).extension().unwrap().to_str().unwrap();
+        let step = bytes.len() / 25;
+        let mut variants: Vec<Vec<u8>> = (1..bytes.len())
+            .step_by(step)
+            .map(|n| bytes[..n].to_vec())
+            .collect();
+        for at in (0..bytes.len()).step_by(step) {
+            let mut v = bytes.clone();
+            v[at] ^= 0xa5;
+            variants.push(v);
+        }
+        for v in variants {
+            let f = temp_with(&v, &format!(".{ext}"));
+            let not_a_crash = |e: &Error| match e {
+                Error::Decode { reason, .. } => assert!(
+                    !reason.starts_with("decoder crashed"),
+                    "{name} ({} bytes): {reason}",
+                    v.len()
+                ),
+                other => panic!("{name}: wrong kind {other:?}"),
+            };
+            let mut s = match DecodeStream::open(f.path()) {
+                Ok(s) => s,
+                Err(e) => {
+                    not_a_crash(&e);
+                    continue;
+                }
+            };
+            let mut block = vec![Vec::new(); s.info().channels];
+            loop {
+                match s.next_block(&mut block) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        not_a_crash(&e);
+                        break;
+                    }
+                }
+            }
+            assert_eq!(s.finish().unwrap().hash, blake3::hash(&v), "{name}");
+        }
+    }
 }

@@ -31,7 +31,8 @@ fn engine() -> Engine {
 fn stereo_call_is_two_speakers_on_the_call_timeline() {
     let path = samples().join("call-en-support.wav");
     let hash = pipeline::content_hash(&path).unwrap();
-    let t = pipeline::process_file(&path, &hash, &engine()).unwrap();
+    let t = pipeline::process_file(&path, &engine()).unwrap();
+    assert_eq!(t.content_hash, format!("blake3:{}", hash.to_hex()));
     assert_eq!(t.channels, 2);
     assert_eq!(t.model, "scripted (test transcriber, no model)");
     assert_eq!(t.call_id.len(), 20);
@@ -77,7 +78,8 @@ fn remapped_speakers_follow_the_pipeline_file() {
         Path::new("p.toml"),
     )
     .unwrap();
-    let t = pipeline::process_file(&path, &hash, &engine).unwrap();
+    let t = pipeline::process_file(&path, &engine).unwrap();
+    assert_eq!(t.content_hash, format!("blake3:{}", hash.to_hex()));
     assert!(
         t.segments
             .iter()

@@ -27,15 +27,20 @@ pub trait Transcriber: Send + Sync {
     /// Detects the language spoken in a window, choosing among `allowed`
     /// (ISO 639-1 codes; empty: any language the model knows).
     fn detect_language(&self, window: &Window, allowed: &[String]) -> Result<String>;
+
+    /// The longest window this transcriber wants, when it is shorter than
+    /// the pipeline's `[vad] max_window_ms` (whisper decoding without
+    /// timestamp tokens must hold a window's text in one decode).
+    fn max_window_ms(&self) -> Option<u64> {
+        None
+    }
 }
 
-/// Checks a language setting: `auto` or a code whisper knows.
-pub fn validate_language(lang: &str) -> std::result::Result<(), String> {
-    if lang == "auto" || whisper_rs::get_lang_id(lang).is_some() {
-        Ok(())
-    } else {
-        Err(format!(
-            "unknown language `{lang}` (use auto or a code such as pl, ru, he, en)"
-        ))
-    }
+/// The language policy: the language given for every window, or `None`
+/// when it is detected once per channel (on the channel's first window,
+/// among `languages` when set) and then given for all its windows, so one
+/// speaker keeps one language for the call and short turns are not left to
+/// guess on their own.
+pub fn given_language(settings: &crate::config::WhisperSettings) -> Option<String> {
+    (settings.language != "auto").then(|| settings.language.clone())
 }

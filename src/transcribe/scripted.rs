@@ -49,6 +49,8 @@ impl Transcriber for ScriptedTranscriber {
         Ok(WindowTranscript {
             language: language.unwrap_or(&self.language).to_string(),
             segments,
+            timed_segments: true,
+            stats: Default::default(),
         })
     }
 

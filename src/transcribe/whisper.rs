@@ -2,7 +2,9 @@
 //! `WhisperState` per concurrent caller, kept in a pool.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
 
 use whisper_rs::{
     DtwMode, DtwModelPreset, DtwParameters, FullParams, SamplingStrategy, WhisperContext,
@@ -11,7 +13,7 @@ use whisper_rs::{
 
 use crate::config::{SearchStrategy, WhisperSettings};
 use crate::error::{Error, Result};
-use crate::model::{Window, WindowSegment, WindowToken, WindowTranscript};
+use crate::model::{Window, WindowSegment, WindowStats, WindowToken, WindowTranscript};
 use crate::models::ggml::Hparams;
 use crate::transcribe::Transcriber;
 
@@ -24,6 +26,8 @@ const GGML_MAGIC: [u8; 4] = 0x6767_6d6c_u32.to_le_bytes();
 pub struct LoadOptions {
     /// Offload to a GPU when whisper.cpp was built with one (feature `cuda`).
     pub use_gpu: bool,
+    /// Which GPU, with `use_gpu`.
+    pub gpu_device: i32,
     /// Threads per whisper call.
     pub threads: usize,
     /// Have whisper.cpp compute DTW token times (for models of a known
@@ -42,8 +46,15 @@ pub struct WhisperTranscriber {
     /// Idle states; a caller takes one (or makes one) and puts it back, so
     /// there are as many states as concurrent callers and no more.
     states: Mutex<Vec<WhisperState>>,
+    /// States kept for language detection only. whisper.cpp encodes a
+    /// detection with the context of the state's last `whisper_full`, so
+    /// these are primed once with the detection context and never used for
+    /// anything else: detection is then the same whichever state runs it.
+    detectors: Mutex<Vec<WhisperState>>,
     /// Whether whisper.cpp computes DTW token times for this model.
     token_times: bool,
+    /// The model's encoder context (1500 positions: 30 s).
+    n_audio_ctx: i32,
 }
 
 impl WhisperTranscriber {
@@ -54,8 +65,9 @@ impl WhisperTranscriber {
         install_log_hooks();
         let mut params = WhisperContextParameters::default();
         params.use_gpu(options.use_gpu);
+        params.gpu_device(options.gpu_device);
         // Token times from DTW over the alignment heads let a segment that
-        // runs across two turns be split at the turn (vad::split_at_pieces).
+        // runs across two turns be split at the turn (align::split_at_pieces).
         // Only models of a known shape have known alignment heads.
         let dtw_preset = dtw_preset(&hparams).filter(|_| options.token_times);
         let token_times = dtw_preset.is_some();
@@ -81,11 +93,13 @@ impl WhisperTranscriber {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         Ok(Self {
+            n_audio_ctx: context.n_audio_ctx(),
             context,
             model_name,
             settings: settings.clone(),
             threads: options.threads.max(1),
             states: Mutex::new(Vec::new()),
+            detectors: Mutex::new(Vec::new()),
             token_times,
         })
     }
@@ -107,7 +121,7 @@ impl WhisperTranscriber {
         self.states.lock().expect("state pool poisoned").push(state);
     }
 
-    fn params<'a>(&self, language: Option<&'a str>) -> FullParams<'a, 'a> {
+    fn params<'a>(&self, language: Option<&'a str>, mode: Mode) -> FullParams<'a, 'a> {
         let s = &self.settings;
         let strategy = match s.strategy {
             SearchStrategy::Greedy => SamplingStrategy::Greedy {
@@ -141,9 +155,29 @@ impl WhisperTranscriber {
             Some(lang) => p.set_language(Some(lang)),
             None => p.set_language(Some("auto")),
         }
+        if let Mode::Fitted { audio_ctx } = mode {
+            // The encoder's cost grows with its context: encoding 8 s of
+            // speech in a 30 s context wastes most of the encoder's work.
+            p.set_audio_ctx(audio_ctx);
+            // One segment for the window; times come from the pieces and
+            // the DTW token times (align::segments_from_tokens).
+            p.set_no_timestamps(true);
+            p.set_single_segment(true);
+        }
         p
     }
 
+    /// The encoder context fitted to a window: its frames (one per 320
+    /// samples) plus a margin, as whisper.cpp's own streaming example does,
+    /// capped at the model's 30 s.
+    fn fitted_ctx(&self, samples: usize) -> i32 {
+        let n = (samples / 320 + FITTED_CTX_MARGIN) as i32;
+        n.min(self.n_audio_ctx)
+    }
+
+    /// Transcribes one window: first the fast way (fitted context, no
+    /// timestamps) where the model allows it, and the usual way when that
+    /// decode loops or runs out of tokens, or is not possible.
     fn run(
         &self,
         state: &mut WhisperState,
@@ -155,10 +189,88 @@ impl WhisperTranscriber {
         } else {
             Some("en")
         };
-        let params = self.params(language);
-        state
-            .full(params, &window.samples)
-            .map_err(|e| Error::Whisper(format!("transcription failed: {e}")))?;
+        let mut stats = WindowStats::default();
+        let fitted = self.settings.fitted_context && self.token_times && language.is_some();
+        if fitted {
+            let mode = Mode::Fitted {
+                audio_ctx: self.fitted_ctx(window.samples.len()),
+            };
+            match self.full(state, window, language, mode, &mut stats)? {
+                Outcome::Done => return self.collect(state, language, stats, false),
+                Outcome::Stopped(stop) => {
+                    tracing::debug!(
+                        channel = window.channel,
+                        ?stop,
+                        "fitted decode stopped; decoding the window again"
+                    );
+                    stats.retried = true;
+                }
+            }
+        }
+        match self.full(state, window, language, Mode::Full, &mut stats)? {
+            Outcome::Done => self.collect(state, language, stats, true),
+            Outcome::Stopped(stop) => {
+                tracing::debug!(channel = window.channel, ?stop, "decode did not converge");
+                stats.gave_up = true;
+                Ok(WindowTranscript {
+                    language: language.unwrap_or("und").to_string(),
+                    segments: Vec::new(),
+                    timed_segments: true,
+                    stats,
+                })
+            }
+        }
+    }
+
+    /// One `whisper_full` over the window under the watch of the loop
+    /// detector, the token budget and the phase clock.
+    fn full(
+        &self,
+        state: &mut WhisperState,
+        window: &Window,
+        language: Option<&str>,
+        mode: Mode,
+        stats: &mut WindowStats,
+    ) -> Result<Outcome> {
+        let mut params = self.params(language, mode);
+        let audio_s = window.samples.len() as f64 / 16_000.0;
+        let watch = Box::new(Watch::new(self.context.token_eot(), mode, audio_s));
+        let watch_ptr = &*watch as *const Watch as *mut std::ffi::c_void;
+        // SAFETY: the callbacks only read `Watch` through a shared pointer
+        // (its mutable parts are atomics and a mutex), and `watch` outlives
+        // the `full` call below, after which whisper.cpp keeps no pointer.
+        unsafe {
+            params.set_filter_logits_callback(Some(watch_logits));
+            params.set_filter_logits_callback_user_data(watch_ptr);
+            params.set_start_encoder_callback(Some(watch_encoder_begin));
+            params.set_start_encoder_callback_user_data(watch_ptr);
+            params.set_abort_callback(Some(watch_abort));
+            params.set_abort_callback_user_data(watch_ptr);
+        }
+        let result = state.full(params, &window.samples);
+        watch.finish(stats);
+        match watch.stopped() {
+            Some(stop) => {
+                if stop == Stop::Loop {
+                    stats.looped = true;
+                }
+                Ok(Outcome::Stopped(stop))
+            }
+            None => {
+                result.map_err(|e| Error::Whisper(format!("transcription failed: {e}")))?;
+                Ok(Outcome::Done)
+            }
+        }
+    }
+
+    /// Reads the segments of the last `full` out of the state.
+    fn collect(
+        &self,
+        state: &WhisperState,
+        language: Option<&str>,
+        stats: WindowStats,
+        timed_segments: bool,
+    ) -> Result<WindowTranscript> {
         let lang_id = state.full_lang_id_from_state();
         let detected = whisper_rs::get_lang_str(lang_id)
             .map(str::to_string)
@@ -198,7 +310,9 @@ impl WhisperTranscriber {
             if !all_timed {
                 tokens.clear();
             }
-            // whisper timestamps are in 10 ms units.
+            // whisper timestamps are in 10 ms units. A single segment
+            // without timestamps spans the window; its times come from the
+            // tokens (align).
             let start = segment.start_timestamp().max(0) as u64 * 10;
             let end = segment.end_timestamp().max(0) as u64 * 10;
             segments.push(WindowSegment {
@@ -217,8 +331,257 @@ impl WhisperTranscriber {
         Ok(WindowTranscript {
             language: detected,
             segments,
+            timed_segments,
+            stats,
         })
     }
+}
+
+/// Encoder positions added to a window's own frames when the context is
+/// fitted (whisper.cpp's stream example uses the same kind of margin).
+const FITTED_CTX_MARGIN: usize = 64;
+/// Text tokens a fitted decode may produce per second of window audio
+/// (fast Russian or Hebrew speech is ~10), plus a floor for short windows.
+const TOKENS_PER_SECOND: f64 = 14.0;
+const TOKEN_FLOOR: f64 = 24.0;
+/// whisper.cpp stops a segment at n_text_ctx/2 - 4 = 220 tokens and counts
+/// a decode without an end as failed: a fitted decode that gets near it
+/// cannot end well and is stopped early.
+const FITTED_TOKEN_LIMIT: usize = 210;
+/// Decoder steps the usual decode may take over all its temperature
+/// fallbacks and seeks, per second of window audio (the worst case bound).
+/// (Counted per decoder and step: with temperature fallback whisper.cpp
+/// runs `best_of` decoders side by side.)
+const STEPS_PER_SECOND: f64 = 200.0;
+const STEP_FLOOR: f64 = 1000.0;
+
+/// How a window is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Encoder context fitted to the window, no timestamp tokens.
+    Fitted { audio_ctx: i32 },
+    /// whisper's usual way: 30 s context, timestamps, seeking.
+    Full,
+}
+
+/// Why a decode was stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// The same tokens over and over.
+    Loop,
+    /// More text than the window's length can hold.
+    Budget,
+    /// The usual decode went past its step bound.
+    Steps,
+}
+
+enum Outcome {
+    Done,
+    Stopped(Stop),
+}
+
+/// Watches one `whisper_full` call from whisper.cpp's callbacks: stops a
+/// repeating or overlong decode, and clocks the mel, encoder and decoder
+/// phases. Shared with whisper.cpp's decoder threads, hence atomics.
+struct Watch {
+    eot: i32,
+    mode: Mode,
+    /// Text tokens one fitted decode may produce.
+    budget: usize,
+    /// Decoder steps the whole call may take.
+    max_steps: usize,
+    steps: AtomicUsize,
+    /// 0 running, else a `Stop` + 1.
+    stop: AtomicU8,
+    clock: Mutex<PhaseClock>,
+}
+
+struct PhaseClock {
+    started: Instant,
+    mark: Instant,
+    in_encoder: bool,
+    seen_encoder: bool,
+    mel: Duration,
+    encoder: Duration,
+    decoder: Duration,
+}
+
+impl Watch {
+    fn new(eot: i32, mode: Mode, audio_s: f64) -> Self {
+        let now = Instant::now();
+        let budget = ((TOKEN_FLOOR + TOKENS_PER_SECOND * audio_s) as usize).min(FITTED_TOKEN_LIMIT);
+        Self {
+            eot,
+            mode,
+            budget,
+            max_steps: (STEP_FLOOR + STEPS_PER_SECOND * audio_s) as usize,
+            steps: AtomicUsize::new(0),
+            stop: AtomicU8::new(0),
+            clock: Mutex::new(PhaseClock {
+                started: now,
+                mark: now,
+                in_encoder: false,
+                seen_encoder: false,
+                mel: Duration::ZERO,
+                encoder: Duration::ZERO,
+                decoder: Duration::ZERO,
+            }),
+        }
+    }
+
+    fn stopped(&self) -> Option<Stop> {
+        match self.stop.load(Ordering::Relaxed) {
+            1 => Some(Stop::Loop),
+            2 => Some(Stop::Budget),
+            3 => Some(Stop::Steps),
+            _ => None,
+        }
+    }
+
+    fn set_stop(&self, stop: Stop) {
+        let code = match stop {
+            Stop::Loop => 1,
+            Stop::Budget => 2,
+            Stop::Steps => 3,
+        };
+        let _ = self
+            .stop
+            .compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    fn encoder_begins(&self) {
+        let mut c = self.clock.lock().expect("phase clock poisoned");
+        let now = Instant::now();
+        let since = now - c.mark;
+        if c.seen_encoder {
+            c.decoder += since;
+        } else {
+            // Everything before the first encoder pass: the spectrogram.
+            c.mel += since;
+        }
+        c.seen_encoder = true;
+        c.in_encoder = true;
+        c.mark = now;
+    }
+
+    fn decoder_step(&self) {
+        let mut c = self.clock.lock().expect("phase clock poisoned");
+        if c.in_encoder {
+            let now = Instant::now();
+            let since = now - c.mark;
+            c.encoder += since;
+            c.mark = now;
+            c.in_encoder = false;
+        }
+    }
+
+    fn finish(&self, stats: &mut WindowStats) {
+        let c = self.clock.lock().expect("phase clock poisoned");
+        let rest = c.mark.elapsed();
+        let (mut mel, mut encoder, mut decoder) = (c.mel, c.encoder, c.decoder);
+        match (c.seen_encoder, c.in_encoder) {
+            (false, _) => mel += rest,
+            (true, true) => encoder += rest,
+            (true, false) => decoder += rest,
+        }
+        let _ = c.started;
+        stats.mel_ms += mel.as_millis() as u64;
+        stats.encoder_ms += encoder.as_millis() as u64;
+        stats.decoder_ms += decoder.as_millis() as u64;
+    }
+
+    /// Looks at one decoder's tokens so far; returns whether to force the
+    /// end of text now.
+    fn check(&self, tokens: &[i32]) -> bool {
+        let steps = self.steps.fetch_add(1, Ordering::Relaxed) + 1;
+        let text: Vec<i32> = tokens.iter().copied().filter(|&t| t < self.eot).collect();
+        match self.mode {
+            Mode::Fitted { .. } => {
+                if repeats(&text) {
+                    self.set_stop(Stop::Loop);
+                } else if text.len() >= self.budget {
+                    self.set_stop(Stop::Budget);
+                }
+                self.stopped().is_some()
+            }
+            Mode::Full => {
+                if steps > self.max_steps {
+                    self.set_stop(Stop::Steps);
+                    return true;
+                }
+                // In the usual decode a loop ends the segment; the guards
+                // cut what repeated before the detector saw it.
+                repeats(&text)
+            }
+        }
+    }
+}
+
+/// Whether a token sequence ends in a loop: its last `max(3p, 24)` tokens
+/// repeat with some period p ≤ 40 (a phrase said three times over, or a
+/// short one many times). Dictated digits ("5 5 5 5") are shorter than that.
+pub fn repeats(tokens: &[i32]) -> bool {
+    const MIN_SPAN: usize = 24;
+    const MAX_PERIOD: usize = 40;
+    let n = tokens.len();
+    (1..=MAX_PERIOD).any(|p| {
+        let span = (3 * p).max(MIN_SPAN);
+        span <= n && {
+            let tail = &tokens[n - span..];
+            tail.iter().skip(p).zip(tail).all(|(a, b)| a == b)
+        }
+    })
+}
+
+unsafe extern "C" fn watch_logits(
+    _ctx: *mut whisper_rs::WhisperSysContext,
+    _state: *mut whisper_rs::WhisperSysState,
+    tokens: *const whisper_rs::WhisperTokenData,
+    n_tokens: std::os::raw::c_int,
+    logits: *mut f32,
+    user_data: *mut std::ffi::c_void,
+) {
+    // SAFETY: `user_data` is the `Watch` set in `full`, alive during the call;
+    // `tokens` holds `n_tokens` entries and `logits` one per vocabulary entry.
+    let watch = unsafe { &*(user_data as *const Watch) };
+    watch.decoder_step();
+    let ids: Vec<i32> = if tokens.is_null() || n_tokens <= 0 {
+        Vec::new()
+    } else {
+        unsafe { std::slice::from_raw_parts(tokens, n_tokens as usize) }
+            .iter()
+            .map(|t| t.id)
+            .collect()
+    };
+    if watch.check(&ids) && !logits.is_null() {
+        // Only the end of text is left to choose.
+        let eot = watch.eot as usize;
+        let n_vocab = eot + 1;
+        let logits = unsafe { std::slice::from_raw_parts_mut(logits, n_vocab) };
+        for l in &mut logits[..eot] {
+            *l = f32::NEG_INFINITY;
+        }
+        logits[eot] = 0.0;
+    }
+}
+
+unsafe extern "C" fn watch_encoder_begin(
+    _ctx: *mut whisper_rs::WhisperSysContext,
+    _state: *mut whisper_rs::WhisperSysState,
+    user_data: *mut std::ffi::c_void,
+) -> bool {
+    // SAFETY: as in `watch_logits`.
+    let watch = unsafe { &*(user_data as *const Watch) };
+    watch.encoder_begins();
+    true
+}
+
+unsafe extern "C" fn watch_abort(user_data: *mut std::ffi::c_void) -> bool {
+    // SAFETY: as in `watch_logits`.
+    let watch = unsafe { &*(user_data as *const Watch) };
+    // A fitted decode that was stopped is thrown away: abort at once
+    // rather than let whisper.cpp try its other temperatures.
+    matches!(watch.mode, Mode::Fitted { .. }) && watch.stopped().is_some()
 }
 
 impl Transcriber for WhisperTranscriber {
@@ -226,11 +589,18 @@ impl Transcriber for WhisperTranscriber {
         &self.model_name
     }
 
+    fn max_window_ms(&self) -> Option<u64> {
+        (self.settings.fitted_context && self.token_times)
+            .then_some(self.settings.fitted_max_window_ms)
+    }
+
     fn transcribe(&self, window: &Window, language: Option<&str>) -> Result<WindowTranscript> {
         if window.samples.is_empty() {
             return Ok(WindowTranscript {
                 language: language.unwrap_or("und").to_string(),
                 segments: Vec::new(),
+                timed_segments: true,
+                stats: WindowStats::default(),
             });
         }
         let mut state = self.take_state()?;
@@ -243,15 +613,55 @@ impl Transcriber for WhisperTranscriber {
         if !self.is_multilingual() {
             return Ok("en".into());
         }
-        let mut state = self.take_state()?;
+        let mut state = self.take_detector()?;
         let result = self.detect(&mut state, window, allowed);
-        self.give_back(state);
+        self.detectors
+            .lock()
+            .expect("state pool poisoned")
+            .push(state);
         result
     }
 }
 
+/// Seconds of speech language detection looks at, in whisper's full 30 s
+/// context. A context fitted to 10 s of speech detected the demo's Polish
+/// call as Latin and Japanese: detection is one encoder pass per channel
+/// that is worth doing the way the model was trained.
+const DETECT_SECONDS: usize = 30;
+
 impl WhisperTranscriber {
-    /// One encoder pass over (the first 30 s of) the window, then the most
+    fn detect_ctx(&self) -> i32 {
+        self.fitted_ctx(DETECT_SECONDS * 16_000)
+    }
+
+    /// A detection state, primed so that its encoder context is the
+    /// detection context (see `detectors`).
+    fn take_detector(&self) -> Result<WhisperState> {
+        if let Some(state) = self.detectors.lock().expect("state pool poisoned").pop() {
+            return Ok(state);
+        }
+        let mut state = self
+            .context
+            .create_state()
+            .map_err(|e| Error::Whisper(format!("cannot create a whisper state: {e}")))?;
+        let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        p.set_n_threads(self.threads as i32);
+        p.set_print_progress(false);
+        p.set_print_realtime(false);
+        p.set_language(Some("en"));
+        p.set_audio_ctx(self.detect_ctx());
+        p.set_no_timestamps(true);
+        p.set_single_segment(true);
+        p.set_max_tokens(1);
+        p.set_temperature_inc(0.0);
+        let quiet = vec![0.0f32; 16_000];
+        state
+            .full(p, &quiet)
+            .map_err(|e| Error::Whisper(format!("cannot prepare language detection: {e}")))?;
+        Ok(state)
+    }
+
+    /// One encoder pass over the first seconds of the window, then the most
     /// probable language among `allowed`.
     fn detect(
         &self,
@@ -259,8 +669,9 @@ impl WhisperTranscriber {
         window: &Window,
         allowed: &[String],
     ) -> Result<String> {
+        let head = &window.samples[..window.samples.len().min(DETECT_SECONDS * 16_000)];
         state
-            .pcm_to_mel(&window.samples, self.threads)
+            .pcm_to_mel(head, self.threads)
             .map_err(|e| Error::Whisper(format!("cannot compute the spectrogram: {e}")))?;
         let (best, probs) = state
             .lang_detect(0, self.threads)
@@ -348,4 +759,42 @@ pub fn dtw_preset(h: &Hparams) -> Option<DtwModelPreset> {
 fn install_log_hooks() {
     static ONCE: Once = Once::new();
     ONCE.call_once(whisper_rs::install_logging_hooks);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The language list settings are checked against is whisper.cpp's.
+    #[test]
+    fn language_list_is_whispers() {
+        let ours: Vec<String> = crate::model::WHISPER_LANGUAGES
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let theirs: Vec<String> = (0..=whisper_rs::get_lang_max_id())
+            .filter_map(|id| whisper_rs::get_lang_str(id).map(str::to_string))
+            .collect();
+        assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn loops_are_repeated_phrases_not_repeated_digits() {
+        // "5 5 5 5" dictated: a short run of one token is not a loop.
+        assert!(!repeats(&[7; 12]));
+        assert!(repeats(&[7; 24]));
+        // A three-token phrase said eight times over.
+        let phrase: Vec<i32> = [1, 2, 3].repeat(8);
+        assert!(repeats(&phrase));
+        // ... but only its tail counts: a loop must be at the end.
+        let mut broken = phrase.clone();
+        broken.push(9);
+        assert!(!repeats(&broken));
+        // A 20-token sentence three times over is a loop; twice is not.
+        let sentence: Vec<i32> = (100..120).collect();
+        assert!(repeats(&sentence.repeat(3)));
+        assert!(!repeats(&sentence.repeat(2)));
+        // Ordinary text.
+        assert!(!repeats(&(0..200).collect::<Vec<_>>()));
+    }
 }

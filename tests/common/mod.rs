@@ -31,6 +31,78 @@ pub fn shared_audio() -> Option<PathBuf> {
     require("../shared/audio", dir.is_dir().then_some(dir))
 }
 
+/// `../shared/audio/prompts` (human telephony prompts with their exact
+/// texts, listed in `MANIFEST.tsv`), skipping locally or failing on CI when
+/// it is missing.
+pub fn shared_prompts() -> Option<PathBuf> {
+    let dir = shared_audio()?.join("prompts");
+    require(
+        "../shared/audio/prompts/MANIFEST.tsv",
+        dir.join("MANIFEST.tsv").is_file().then_some(dir),
+    )
+}
+
+/// One row of `prompts/MANIFEST.tsv`.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    pub lang: String,
+    /// Relative to the prompts folder, e.g. `ru/vm-intro.wav`.
+    pub file: String,
+    pub reference: String,
+}
+
+/// The rows of `prompts/MANIFEST.tsv`, in file order.
+pub fn prompt_manifest(prompts: &Path) -> Vec<Prompt> {
+    let text = std::fs::read_to_string(prompts.join("MANIFEST.tsv")).unwrap();
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let mut cols = l.splitn(3, '\t');
+            let mut col = || {
+                cols.next()
+                    .unwrap_or_else(|| panic!("bad row: {l}"))
+                    .to_owned()
+            };
+            Prompt {
+                lang: col(),
+                file: col(),
+                reference: col(),
+            }
+        })
+        .collect()
+}
+
+/// A mono recording decoded with the project's decoder, which must be at `rate`.
+pub fn load_mono_at(path: &Path, rate: u32) -> Vec<f32> {
+    let decoded = callsift::decode::decode_file(path).unwrap();
+    assert_eq!(decoded.sample_rate_hz, rate, "{}", path.display());
+    assert_eq!(decoded.channels.len(), 1, "{}", path.display());
+    decoded.channels.into_iter().next().unwrap()
+}
+
+/// A two-channel call made of `turns`, said in order and alternating between
+/// the agent (channel 0, even turns) and the customer (channel 1, odd
+/// turns): `lead_in` samples before the first, and between turns a pause of
+/// `pauses[i % pauses.len()]` samples. The other channel is silent during a
+/// turn; both carry faint line noise.
+pub fn alternating_call(turns: &[Vec<f32>], lead_in: usize, pauses: &[usize]) -> Vec<Vec<f32>> {
+    let mut starts = Vec::with_capacity(turns.len());
+    let mut at = lead_in;
+    for (i, t) in turns.iter().enumerate() {
+        starts.push(at);
+        at += t.len() + pauses[i % pauses.len()];
+    }
+    let len = at;
+    let mut channels = vec![noise(len, 0.0005, 21), noise(len, 0.0005, 22)];
+    for (i, (t, start)) in turns.iter().zip(starts).enumerate() {
+        for (o, x) in channels[i % 2][start..start + t.len()].iter_mut().zip(t) {
+            *o += x;
+        }
+    }
+    channels
+}
+
 pub fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -73,6 +145,12 @@ pub fn model_cache_dir() -> PathBuf {
 /// on CI.
 pub fn tiny_en_model() -> Option<PathBuf> {
     fetch_model("tiny.en")
+}
+
+/// The trained multilingual `base` model, fetched once and cached like
+/// [`tiny_en_model`]. `None` locally when it cannot be had; a panic on CI.
+pub fn base_model() -> Option<PathBuf> {
+    fetch_model("base")
 }
 
 pub fn fetch_model(name: &str) -> Option<PathBuf> {
