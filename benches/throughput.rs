@@ -29,7 +29,10 @@
 //! wall second and per CPU second ("audio seconds" = call length, not per
 //! channel), peak RSS, WER per language and channel against the clips'
 //! reference texts (plain's mono output against both channels' texts in
-//! speaking order), the speed ratios, and callsift's stage shares.
+//! speaking order), the speed ratios, and callsift's stage shares. It also
+//! says how many cores other processes kept busy during each run (from
+//! `/proc/stat`): on a shared machine whisper.cpp's spinning worker threads
+//! lose far more than their share, so a busy machine's figures are marked.
 //!
 //! Environment (all optional):
 //!
@@ -1695,7 +1698,7 @@ fn bench(opts: &Options) {
                 }
             }
             line(format!(
-                "callsift vs {label}: {} faster on wall time, {} on transcription time (target {target}); WER callsift − {label}, points: {}",
+                "speedup of callsift over {label} ({label}'s time / callsift's): wall {}, transcription {} (target {target}); WER callsift − {label}, points: {}",
                 ratio(other.wall_s, cs.wall_s),
                 ratio(other.transcribe_s, cs.transcribe_s),
                 deltas.join(", ")

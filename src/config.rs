@@ -144,6 +144,11 @@ pub struct WhisperSettings {
     /// max_window_ms` because without timestamps one decode must hold the
     /// whole window's text within whisper's 224-token limit.
     pub fitted_max_window_ms: u64,
+    /// With `language = "auto"`: how much of a channel's first window
+    /// language detection encodes (at most 30000, whisper's context).
+    /// Shorter is cheaper (the encoder's cost follows its context) and less
+    /// sure on short or unclear speech.
+    pub detect_ms: u64,
 }
 
 impl Default for WhisperSettings {
@@ -162,6 +167,7 @@ impl Default for WhisperSettings {
             entropy_threshold: 2.4,
             fitted_context: true,
             fitted_max_window_ms: 20000,
+            detect_ms: 30000,
         }
     }
 }
@@ -282,6 +288,12 @@ impl PipelineFile {
             return Err(format!(
                 "whisper.fitted_max_window_ms must be between 1000 and 30000, got {}",
                 w.fitted_max_window_ms
+            ));
+        }
+        if w.detect_ms < 1_000 || w.detect_ms > 30_000 {
+            return Err(format!(
+                "whisper.detect_ms must be between 1000 and 30000, got {}",
+                w.detect_ms
             ));
         }
         crate::model::validate_language(&w.language)

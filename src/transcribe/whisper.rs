@@ -623,15 +623,14 @@ impl Transcriber for WhisperTranscriber {
     }
 }
 
-/// Seconds of speech language detection looks at, in whisper's full 30 s
-/// context. A context fitted to 10 s of speech detected the demo's Polish
-/// call as Latin and Japanese: detection is one encoder pass per channel
-/// that is worth doing the way the model was trained.
-const DETECT_SECONDS: usize = 30;
-
 impl WhisperTranscriber {
+    /// Samples of a window that language detection encodes (`detect_ms`).
+    fn detect_samples(&self) -> usize {
+        self.settings.detect_ms as usize * 16
+    }
+
     fn detect_ctx(&self) -> i32 {
-        self.fitted_ctx(DETECT_SECONDS * 16_000)
+        self.fitted_ctx(self.detect_samples())
     }
 
     /// A detection state, primed so that its encoder context is the
@@ -669,7 +668,7 @@ impl WhisperTranscriber {
         window: &Window,
         allowed: &[String],
     ) -> Result<String> {
-        let head = &window.samples[..window.samples.len().min(DETECT_SECONDS * 16_000)];
+        let head = &window.samples[..window.samples.len().min(self.detect_samples())];
         state
             .pcm_to_mel(head, self.threads)
             .map_err(|e| Error::Whisper(format!("cannot compute the spectrogram: {e}")))?;
