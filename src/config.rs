@@ -137,8 +137,9 @@ pub struct WhisperSettings {
     /// instead of whisper's fixed 30 s, and decode it without timestamp
     /// tokens (segment times come from the window's pieces and DTW token
     /// times). A window whose decode loops or runs out of tokens is decoded
-    /// again the usual way. Only for models with known alignment heads; off:
-    /// whisper's usual full context with timestamps.
+    /// again the usual way. Only for models with known alignment heads, base
+    /// or larger (tiny loses accuracy with it); off: whisper's usual full
+    /// context with timestamps.
     pub fitted_context: bool,
     /// With `fitted_context`: the longest window, shorter than `[vad]
     /// max_window_ms` because without timestamps one decode must hold the

@@ -55,6 +55,13 @@ pub struct WhisperTranscriber {
     token_times: bool,
     /// The model's encoder context (1500 positions: 30 s).
     n_audio_ctx: i32,
+    /// Whether windows may be decoded with a fitted encoder context: the
+    /// setting, a model with token times, and one large enough. tiny.en
+    /// with a fitted context turned 8 kHz Churchill's "that is" into "then
+    /// he's" throughout (tests/whisper_real.rs), where base matched
+    /// faster-whisper's English WER (README "Throughput"); so the tiny models
+    /// (4 encoder layers) keep the full context.
+    fitted: bool,
 }
 
 impl WhisperTranscriber {
@@ -71,6 +78,7 @@ impl WhisperTranscriber {
         // Only models of a known shape have known alignment heads.
         let dtw_preset = dtw_preset(&hparams).filter(|_| options.token_times);
         let token_times = dtw_preset.is_some();
+        let fitted = settings.fitted_context && token_times && hparams.n_audio_layer >= 6;
         if let Some(preset) = dtw_preset {
             params.dtw_parameters(DtwParameters {
                 mode: DtwMode::ModelPreset {
@@ -101,6 +109,7 @@ impl WhisperTranscriber {
             states: Mutex::new(Vec::new()),
             detectors: Mutex::new(Vec::new()),
             token_times,
+            fitted,
         })
     }
 
@@ -190,7 +199,7 @@ impl WhisperTranscriber {
             Some("en")
         };
         let mut stats = WindowStats::default();
-        let fitted = self.settings.fitted_context && self.token_times && language.is_some();
+        let fitted = self.fitted && language.is_some();
         if fitted {
             let mode = Mode::Fitted {
                 audio_ctx: self.fitted_ctx(window.samples.len()),
@@ -590,8 +599,7 @@ impl Transcriber for WhisperTranscriber {
     }
 
     fn max_window_ms(&self) -> Option<u64> {
-        (self.settings.fitted_context && self.token_times)
-            .then_some(self.settings.fitted_max_window_ms)
+        self.fitted.then_some(self.settings.fitted_max_window_ms)
     }
 
     fn transcribe(&self, window: &Window, language: Option<&str>) -> Result<WindowTranscript> {
