@@ -168,7 +168,7 @@ impl Default for WhisperSettings {
             entropy_threshold: 2.4,
             fitted_context: true,
             fitted_max_window_ms: 20000,
-            detect_ms: 30000,
+            detect_ms: 10000,
         }
     }
 }
