@@ -275,28 +275,13 @@ impl PipelineFile {
                 v.threshold
             ));
         }
-        if v.max_window_ms < 1_000 || v.max_window_ms > 30_000 {
-            return Err(format!(
-                "vad.max_window_ms must be between 1000 and 30000 (whisper's context), got {}",
-                v.max_window_ms
-            ));
-        }
+        within_30s("vad.max_window_ms", v.max_window_ms)?;
         if 2 * v.pad_ms >= v.max_window_ms {
             return Err("vad.pad_ms is too large for vad.max_window_ms".into());
         }
         let w = &self.whisper;
-        if w.fitted_max_window_ms < 1_000 || w.fitted_max_window_ms > 30_000 {
-            return Err(format!(
-                "whisper.fitted_max_window_ms must be between 1000 and 30000, got {}",
-                w.fitted_max_window_ms
-            ));
-        }
-        if w.detect_ms < 1_000 || w.detect_ms > 30_000 {
-            return Err(format!(
-                "whisper.detect_ms must be between 1000 and 30000, got {}",
-                w.detect_ms
-            ));
-        }
+        within_30s("whisper.fitted_max_window_ms", w.fitted_max_window_ms)?;
+        within_30s("whisper.detect_ms", w.detect_ms)?;
         crate::model::validate_language(&w.language)
             .map_err(|e| format!("whisper.language: {e}"))?;
         for lang in &w.languages {
@@ -350,6 +335,17 @@ pub struct Settings {
     /// The GPU whisper runs on; `None`: the CPU.
     pub gpu: Option<i32>,
     pub pipeline: PipelineFile,
+}
+
+/// Checks a duration setting that whisper's 30 s context bounds.
+fn within_30s(key: &str, ms: u64) -> std::result::Result<(), String> {
+    if (1_000..=30_000).contains(&ms) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{key} must be between 1000 and 30000 (whisper's context), got {ms}"
+        ))
+    }
 }
 
 /// Picks the model path: `--model`, else `CALLSIFT_MODEL`, else the pipeline file.

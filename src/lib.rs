@@ -43,6 +43,8 @@ pub mod search_output;
 pub mod show;
 pub mod sink;
 pub mod tables;
+#[cfg(test)]
+mod test_rng;
 pub mod text;
 pub mod transcribe;
 pub mod vad;

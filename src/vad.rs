@@ -430,25 +430,7 @@ mod tests {
             .collect()
     }
 
-    /// xorshift64: deterministic test data without a dependency.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-
-        fn unit(&mut self) -> f32 {
-            (self.next() as f64 / u64::MAX as f64 * 2.0 - 1.0) as f32
-        }
-    }
+    use crate::test_rng::Rng;
 
     #[test]
     fn frames_become_padded_spans() {

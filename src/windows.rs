@@ -369,21 +369,7 @@ mod tests {
         assert_eq!(lengths, vec![18_800, 12_500, 12_500]);
     }
 
-    /// xorshift64 for test data.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::test_rng::Rng;
 
     /// Calls a frame speech when it is loud: the test audio decides exactly
     /// where the speech is.
