@@ -388,6 +388,7 @@ fn generate(n_segments: usize, vocabs: &[Vocab], seed: u64) -> Corpus {
             pipeline: "test".into(),
             processed_at: None,
             processing_ms: None,
+            analysis: None,
             call_id,
         });
     }

@@ -299,6 +299,7 @@ fn transcript_of(rows: &CallRows) -> Transcript {
         pipeline: c.pipeline.clone(),
         processed_at: c.processed_at,
         processing_ms: c.processing_ms,
+        analysis: None,
     }
 }
 

@@ -37,6 +37,7 @@ pub mod metadata;
 pub mod model;
 pub mod models;
 pub mod pipeline;
+pub mod redact;
 pub mod report;
 pub mod resample;
 pub mod search_output;

@@ -268,6 +268,134 @@ pub struct Transcript {
     /// Wall time spent on this call (decode to transcript).
     #[serde(default)]
     pub processing_ms: Option<u64>,
+    /// What the pipeline's rules found (watchlist and do-not-call hits,
+    /// scorecards) and what redaction masked; `None` when no rules ran.
+    /// `callsift rescore` replaces it; the hits and scores tables, the
+    /// do-not-call export and the index's rule names are rebuilt from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<CallAnalysis>,
+}
+
+/// How serious a rule's hit is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+}
+
+/// Which kind of rule a hit came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HitKind {
+    /// A `[[watchlist]]` phrase or query was said.
+    Watchlist,
+    /// The customer asked not to be called again (`[[do_not_call]]`).
+    DncRequest,
+    /// The call was placed to a number on the do-not-call list after it was listed.
+    DncListed,
+}
+
+impl HitKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HitKind::Watchlist => "watchlist",
+            HitKind::DncRequest => "dnc_request",
+            HitKind::DncListed => "dnc_listed",
+        }
+    }
+}
+
+/// One rule that fired in a call, with where and on what words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleHit {
+    pub rule: String,
+    pub kind: HitKind,
+    pub severity: Severity,
+    /// Speaker of the matched segment (`""` for a listed-number hit).
+    pub speaker: String,
+    /// Index of the matched segment in `segments`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<usize>,
+    /// The moment of the first matched word (estimated within its segment).
+    pub start_ms: u64,
+    /// End of the matched segment (of the second one for a match across two).
+    pub end_ms: u64,
+    /// The words that matched, as said.
+    pub matched: String,
+    /// The phrase or query of the rule that matched (the number, for a listed-number hit).
+    pub phrase: String,
+}
+
+/// One criterion of a scorecard, judged on one call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CriterionResult {
+    pub section: String,
+    pub criterion: String,
+    pub weight: f64,
+    pub critical: bool,
+    /// `false` when the criterion's `applies_if`/`direction` condition did not hold.
+    pub applicable: bool,
+    pub passed: bool,
+    /// Why it passed or failed, in words (`rules test` prints it).
+    pub reason: String,
+    /// The segment, moment and words that decided it: the phrase found for
+    /// `any`/`query`, the forbidden phrase found for `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_segment: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_text: Option<String>,
+}
+
+/// A scorecard judged on one call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScorecardResult {
+    pub scorecard: String,
+    /// 0–100: the weighted share of applicable criteria met, 0 when a
+    /// critical criterion failed; `None` when no criterion applied.
+    pub score: Option<f64>,
+    /// Names of the critical criteria that failed (they zero the score).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub critical_failed: Vec<String>,
+    pub criteria: Vec<CriterionResult>,
+}
+
+/// The rules stage's findings for one call (`analysis` in the transcript).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallAnalysis {
+    /// Name of the pipeline file whose rules were applied.
+    pub pipeline: String,
+    #[serde(default)]
+    pub hits: Vec<RuleHit>,
+    #[serde(default)]
+    pub scorecards: Vec<ScorecardResult>,
+    /// What redaction masked, by kind (`card`, `phone`, …): counts only,
+    /// the masked values are never kept.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub redacted: BTreeMap<String, u32>,
+}
+
+impl CallAnalysis {
+    /// Distinct names of the rules that fired, sorted (the index's `rule` field).
+    pub fn fired_rules(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.hits.iter().map(|h| h.rule.clone()).collect();
+        names.sort();
+        names.dedup();
+        names
+    }
 }
 
 /// The metadata keys with a meaning of their own downstream (index fields,
@@ -380,6 +508,45 @@ pub struct CallRow {
     pub metadata_source_json: String,
     pub warnings: u32,
     pub schema_version: u32,
+}
+
+/// One row of the `hits` table: a rule that fired in a call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HitRow {
+    pub call_id: String,
+    pub call_start: Option<jiff::Timestamp>,
+    pub agent_id: Option<String>,
+    pub customer_number: Option<String>,
+    pub rule: String,
+    /// `watchlist`, `dnc_request` or `dnc_listed`.
+    pub kind: String,
+    /// `low`, `medium` or `high`.
+    pub severity: String,
+    pub speaker: String,
+    pub seg_no: Option<u32>,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub matched_text: String,
+    pub phrase: String,
+}
+
+/// One row of the `scores` table: one criterion of one scorecard on one call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreRow {
+    pub call_id: String,
+    pub call_start: Option<jiff::Timestamp>,
+    pub agent_id: Option<String>,
+    pub scorecard: String,
+    /// The card's score for the call (the same on every row of the card).
+    pub score: Option<f64>,
+    pub section: String,
+    pub criterion: String,
+    pub weight: f64,
+    pub critical: bool,
+    pub applicable: bool,
+    pub passed: bool,
+    pub evidence_ms: Option<u64>,
+    pub evidence_text: Option<String>,
 }
 
 /// One row of the `segments` table.

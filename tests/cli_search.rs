@@ -352,6 +352,7 @@ fn many_transcripts(out: &Path, calls: usize) {
             pipeline: "test".into(),
             processed_at: None,
             processing_ms: None,
+            analysis: None,
         };
         std::fs::write(
             dir.join(format!("{call_id}.json")),

@@ -214,6 +214,7 @@ fn dated_transcripts(dir: &Path, calls: usize, shift_days: i64) -> Vec<PathBuf> 
                 pipeline: "test".into(),
                 processed_at: None,
                 processing_ms: None,
+                analysis: None,
             };
             let path = dir.join(format!("{call_id}.json"));
             std::fs::write(&path, serde_json::to_vec(&t).unwrap()).unwrap();

@@ -65,6 +65,7 @@ fn transcript(
         pipeline: "test".into(),
         processed_at: None,
         processing_ms: None,
+        analysis: None,
     }
 }
 

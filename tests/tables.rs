@@ -649,6 +649,7 @@ fn transcript(call_id: &str, start: Option<&str>, segs: &[Seg]) -> Transcript {
         pipeline: "test".into(),
         processed_at: Some(ts("2026-11-05T10:00:00Z")),
         processing_ms: Some(10),
+        analysis: None,
     }
 }
 

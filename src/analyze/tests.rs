@@ -49,6 +49,7 @@ fn transcript(speech: Vec<ChannelSpeech>, segments: Vec<Segment>, duration_ms: u
         pipeline: "default".into(),
         processed_at: None,
         processing_ms: Some(1234),
+        analysis: None,
     }
 }
 

@@ -279,6 +279,7 @@ fn build(
         // pure function of its bytes.
         processed_at: None,
         processing_ms: None,
+        analysis: None,
     }
 }
 

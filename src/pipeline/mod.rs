@@ -739,6 +739,7 @@ fn build_transcript(path: &Path, entry: InFlight, engine: &Engine) -> Transcript
         pipeline: engine.pipeline_name.clone(),
         processed_at: Some(jiff::Timestamp::now()),
         processing_ms: Some(started.elapsed().as_millis() as u64),
+        analysis: None,
     }
 }
 
