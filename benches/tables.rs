@@ -150,7 +150,14 @@ fn call_rows(i: u64, n: u64, words: &[&str], rng: &mut Rng) -> CallRows {
         warnings: 0,
         schema_version: TABLES_SCHEMA_VERSION,
     };
-    CallRows { call, segments }
+    // No rules in this benchmark: hits and scores stay empty, as in a run
+    // without a rules section.
+    CallRows {
+        call,
+        segments,
+        hits: Vec::new(),
+        scores: Vec::new(),
+    }
 }
 
 fn generate(n: u64) -> Vec<CallRows> {

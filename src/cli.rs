@@ -53,6 +53,12 @@ pub enum Command {
     /// Manage the Parquet tables OUT/parquet/ (calls, segments)
     #[command(subcommand)]
     Tables(TablesCommand),
+    /// Apply a pipeline's rules again to every stored transcript (no re-transcription): replaces hits, scores, the index's rule names; adds to the do-not-call export
+    #[command(after_help = EXIT_CODES_HELP)]
+    Rescore(RescoreArgs),
+    /// Check a pipeline file's rules, or show what they find in one transcript
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Summarise calls from the tables: hours, talk ratio, interruptions, silence (--html: a page)
     Report(ReportArgs),
     /// List, fetch and import whisper models
@@ -182,6 +188,9 @@ pub struct SearchArgs {
     /// Only this call (id or unique prefix)
     #[arg(long = "call", value_name = "ID")]
     pub call: Option<String>,
+    /// Only calls in which this rule fired (a watchlist or do-not-call rule's name)
+    #[arg(long = "rule", value_name = "NAME")]
+    pub rule: Option<String>,
     /// Match only the exact form of every word (no stemming, no folding)
     #[arg(long)]
     pub exact: bool,
@@ -231,6 +240,42 @@ pub enum IndexCommand {
         /// Output folder
         #[arg(long, short, value_name = "DIR")]
         out: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RescoreArgs {
+    /// Pipeline file with the rules (watchlists, scorecards, do-not-call, redact)
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: PathBuf,
+    /// Output folder whose OUT/transcripts/ are judged again
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print the run summary as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate a pipeline file: unknown keys, empty phrase lists, bad queries, weights, duplicate names (errors name the line; exit 2)
+    Check {
+        /// Pipeline file
+        file: PathBuf,
+    },
+    /// Show what fires in one transcript, where and why, and what did not fire and why
+    Test {
+        /// Pipeline file
+        file: PathBuf,
+        /// A callsift transcript (OUT/transcripts/<call_id>.json)
+        #[arg(long, value_name = "FILE")]
+        transcript: PathBuf,
+        /// Output folder whose do-not-call export the listed-number check reads
+        #[arg(long, short, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Print the findings as JSON
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use crate::cli::{
     Cli, Command, DateRangeArgs, EvalArgs, GroupByArg, ImportArgs, IndexCommand, ModelsCommand,
-    ReportArgs, RunArgs, SearchArgs, SearchFormat, ShowArgs, SortArg, TablesCommand,
+    RescoreArgs, ReportArgs, RulesCommand, RunArgs, SearchArgs, SearchFormat, ShowArgs, SortArg,
+    TablesCommand,
     TranscribeArgs,
 };
 use crate::config::{self, PipelineFile, Settings};
@@ -36,6 +37,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Index(cmd) => index(cmd),
         Command::Tables(cmd) => tables(cmd),
         Command::Report(args) => report_calls(args),
+        Command::Rescore(args) => rescore(args),
+        Command::Rules(cmd) => rules(cmd),
         Command::Models(cmd) => models(cmd),
         Command::Eval(args) => eval(args),
     }
@@ -116,9 +119,12 @@ fn resolve_transcribe(args: &TranscribeArgs) -> Result<(PipelineFile, std::path:
 /// The name transcripts record for the pipeline: the file's stem, or
 /// `default` when none was given.
 fn pipeline_name(args: &TranscribeArgs) -> String {
-    args.pipeline
-        .as_deref()
-        .and_then(Path::file_stem)
+    pipeline_name_of(args.pipeline.as_deref())
+}
+
+/// A pipeline file's stem (`security` for `pipelines/security.toml`), `default` without one.
+fn pipeline_name_of(path: Option<&Path>) -> String {
+    path.and_then(Path::file_stem)
         .map_or_else(
             || "default".to_string(),
             |s| s.to_string_lossy().into_owned(),
@@ -197,7 +203,11 @@ fn run(args: RunArgs) -> Result<u8> {
         settings.pipeline.clone(),
         &pipeline_name(&args.transcribe),
     )?;
-    let mut sinks = sink::output_sinks(&settings.out_dir, &settings.pipeline.metrics)?;
+    let mut sinks = sink::output_sinks(
+        &settings.out_dir,
+        &settings.pipeline,
+        &pipeline_name(&args.transcribe),
+    )?;
     let run_report = pipeline::run(
         &settings.inputs,
         &engine,
@@ -213,6 +223,7 @@ fn run(args: RunArgs) -> Result<u8> {
         println!("{}", report::to_json(&run_report)?);
     }
     eprintln!("{}", report::summary_line(&run_report));
+    alerts(&run_report, &settings.pipeline, &settings.out_dir)?;
     tracing::info!("run summary saved to {}", saved.display());
     Ok(if run_report.failed > 0 {
         EXIT_SOME_FAILED
@@ -310,6 +321,7 @@ fn search(args: SearchArgs) -> Result<u8> {
         agent: args.agent.clone(),
         language: args.language.clone(),
         call: args.call.clone(),
+        rule: args.rule.clone(),
     };
     let request = SearchRequest {
         query: args.query.clone(),
@@ -398,6 +410,131 @@ fn rebuilt(what: &str, calls: usize, segments: usize, failed: &[impl std::fmt::D
     }
 }
 
+/// A run with rules: `OUT/runs/<run_id>/alerts.{json,csv}` and the line cron mails.
+fn alerts(run: &crate::model::RunReport, pipeline: &PipelineFile, out: &Path) -> Result<()> {
+    if !pipeline.has_rules() {
+        return Ok(());
+    }
+    let dir = report::save_alerts(run, out)?;
+    match report::alerts_line(run) {
+        Some(line) => eprintln!("alerts: {line} (see {})", dir.join("alerts.csv").display()),
+        None => eprintln!("alerts: no rule fired"),
+    }
+    Ok(())
+}
+
+fn rescore(args: RescoreArgs) -> Result<u8> {
+    if !crate::sink::transcript_json::transcripts_dir(&args.out).is_dir() {
+        return Err(Error::Usage(format!(
+            "{}: no transcripts/ folder to rescore",
+            args.out.display()
+        )));
+    }
+    let pipeline = load_pipeline_file(Some(&args.pipeline))?;
+    let name = pipeline_name_of(Some(&args.pipeline));
+    let r = crate::rescore::rescore(&args.out, &pipeline, &name)?;
+    if args.json {
+        let json = serde_json::to_string_pretty(&r)
+            .map_err(|e| Error::Other(format!("cannot serialise the summary: {e}")))?;
+        println!("{json}");
+    }
+    eprintln!(
+        "rescored {} calls with {}: {} changed; {} hits ({} high severity), {} do-not-call requests, {} numbers on the do-not-call export, {} scorecards{}",
+        r.calls,
+        args.pipeline.display(),
+        r.changed,
+        r.hits,
+        r.high_severity_hits,
+        r.dnc_requests,
+        r.dnc_listed_numbers,
+        r.scorecards,
+        if r.failed.is_empty() {
+            String::new()
+        } else {
+            format!("; {} transcripts failed", r.failed.len())
+        }
+    );
+    for f in &r.failed {
+        eprintln!("error: {f}");
+    }
+    Ok(if r.failed.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_SOME_FAILED
+    })
+}
+
+fn rules(cmd: RulesCommand) -> Result<u8> {
+    match cmd {
+        RulesCommand::Check { file } => {
+            let p = load_pipeline_file(Some(&file))?;
+            println!(
+                "{}: ok: {} watchlists, {} do-not-call rules, {} scorecards ({} criteria){}{}",
+                file.display(),
+                p.watchlist.len(),
+                p.do_not_call.len(),
+                p.scorecard.len(),
+                p.scorecard.iter().map(|c| c.criterion.len()).sum::<usize>(),
+                if p.redact.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; redacts {}",
+                        p.redact.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                    )
+                },
+                if p.dnc_lists.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} outside do-not-call lists", p.dnc_lists.len())
+                }
+            );
+            for list in &p.dnc_lists {
+                if !list.is_file() {
+                    return Err(Error::Config {
+                        path: file.clone(),
+                        message: format!("dnc_lists: {} not found", list.display()),
+                    });
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        RulesCommand::Test {
+            file,
+            transcript,
+            out,
+            json,
+        } => {
+            let p = load_pipeline_file(Some(&file))?;
+            let name = pipeline_name_of(Some(&file));
+            let mut t = crate::sink::transcript_json::read_transcript(&transcript)?;
+            let scratch;
+            let out_dir = match &out {
+                Some(o) => o.as_path(),
+                None => {
+                    // No OUT: an empty do-not-call list (nothing is written there).
+                    scratch = tempfile::tempdir()?;
+                    scratch.path()
+                }
+            };
+            let Some(mut stage) = crate::rules::RulesStage::open(&p, &name, out_dir)? else {
+                println!("{}: no rules", file.display());
+                return Ok(EXIT_OK);
+            };
+            stage.redact(&mut t);
+            let judgement = stage.judge(&t)?;
+            if json {
+                let json = serde_json::to_string_pretty(&judgement.analysis)
+                    .map_err(|e| Error::Other(format!("cannot serialise: {e}")))?;
+                println!("{json}");
+            } else {
+                print!("{}", crate::rules::explain::render(&t, &judgement));
+            }
+            Ok(EXIT_OK)
+        }
+    }
+}
+
 fn tables(cmd: TablesCommand) -> Result<u8> {
     match cmd {
         TablesCommand::Rebuild { out, pipeline } => {
@@ -475,7 +612,7 @@ fn import(args: ImportArgs) -> Result<u8> {
     fs_err::create_dir_all(&args.out)?;
     let started_at = jiff::Timestamp::now();
     let clock = std::time::Instant::now();
-    let mut sinks = sink::output_sinks(&args.out, &pipeline.metrics)?;
+    let mut sinks = sink::output_sinks(&args.out, &pipeline, &pipeline_name_of(args.pipeline.as_deref()))?;
     let mut inputs = Vec::new();
     for path in &args.files {
         let imported = import::import_file(path, format, &options).map(|mut t| {
@@ -483,12 +620,7 @@ fn import(args: ImportArgs) -> Result<u8> {
             t.processed_at.get_or_insert_with(jiff::Timestamp::now);
             t
         });
-        let result = imported.and_then(|t| {
-            for sink in sinks.iter_mut() {
-                sink.accept(&t)?;
-            }
-            Ok(t)
-        });
+        let result = imported.and_then(|t| sink::feed(&mut sinks, t));
         inputs.push(match result {
             Ok(t) => crate::pipeline::ok_report(path, &t),
             Err(e) => {
@@ -522,6 +654,7 @@ fn import(args: ImportArgs) -> Result<u8> {
         println!("{}", report::to_json(&run)?);
     }
     eprintln!("{}", report::summary_line(&run));
+    alerts(&run, &pipeline, &args.out)?;
     Ok(if run.failed > 0 {
         EXIT_SOME_FAILED
     } else {

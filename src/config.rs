@@ -18,6 +18,15 @@ pub const MODEL_ENV: &str = "CALLSIFT_MODEL";
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PipelineFile {
+    /// Personal data masked in every transcript before anything is
+    /// written (`card`, `phone`, `iban`, `email`, `pesel`; see `redact`).
+    pub redact: Vec<crate::redact::RedactKind>,
+    /// Outside do-not-call lists (one number per line); relative paths are
+    /// relative to the pipeline file.
+    pub dnc_lists: Vec<PathBuf>,
+    /// ISO 3166 country of numbers written without `+` (`PL`), for the
+    /// do-not-call list's E.164 numbers.
+    pub default_country: Option<toml::Spanned<String>>,
     pub model: ModelSection,
     pub speakers: SpeakerSection,
     pub vad: VadSettings,
@@ -25,6 +34,12 @@ pub struct PipelineFile {
     pub guards: GuardSettings,
     pub metadata: crate::metadata::MetadataSettings,
     pub metrics: crate::analyze::MetricsSettings,
+    /// Phrases that raise a hit wherever said (`docs/rules.md`).
+    pub watchlist: Vec<crate::rules::spec::WatchlistSpec>,
+    /// What a customer says to be taken off the calling list.
+    pub do_not_call: Vec<crate::rules::spec::DoNotCallSpec>,
+    /// Weighted QA forms.
+    pub scorecard: Vec<crate::rules::spec::ScorecardSpec>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -259,12 +274,50 @@ impl PipelineFile {
         }
         if let Some(dir) = path.parent() {
             file.metadata.resolve_paths(dir);
+            for list in &mut file.dnc_lists {
+                if list.is_relative() {
+                    *list = dir.join(&*list);
+                }
+            }
         }
         file.validate().map_err(|message| Error::Config {
             path: path.to_path_buf(),
             message,
         })?;
+        let problems = file.rule_problems(text);
+        if !problems.is_empty() {
+            return Err(Error::Config {
+                path: path.to_path_buf(),
+                message: problems.join("; "),
+            });
+        }
         Ok(file)
+    }
+
+    /// Every problem of the rule sections, each naming its key and line.
+    pub fn rule_problems(&self, text: &str) -> Vec<String> {
+        let mut speakers = self.speakers.channels.clone();
+        speakers.push(self.speakers.mono.clone());
+        let sections = crate::rules::spec::RuleSections {
+            watchlists: &self.watchlist,
+            do_not_call: &self.do_not_call,
+            scorecards: &self.scorecard,
+            default_country: self.default_country.as_ref(),
+            speakers,
+        };
+        crate::rules::spec::check(&sections)
+            .iter()
+            .map(|e| e.describe(text))
+            .collect()
+    }
+
+    /// Whether the file defines any rule or redaction (else the rules stage is skipped).
+    pub fn has_rules(&self) -> bool {
+        !(self.watchlist.is_empty()
+            && self.do_not_call.is_empty()
+            && self.scorecard.is_empty()
+            && self.dnc_lists.is_empty()
+            && self.redact.is_empty())
     }
 
     fn validate(&self) -> std::result::Result<(), String> {

@@ -539,6 +539,9 @@ pub struct ScoreRow {
     pub scorecard: String,
     /// The card's score for the call (the same on every row of the card).
     pub score: Option<f64>,
+    /// 0-based place of the criterion in its card, so the rows of a card
+    /// keep the card's order (names need not sort that way).
+    pub criterion_no: u32,
     pub section: String,
     pub criterion: String,
     pub weight: f64,
@@ -590,6 +593,9 @@ pub struct InputReport {
     pub audio_ms: u64,
     #[serde(default)]
     pub segments: usize,
+    /// What the rules found in the call (the run's alerts are these).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hits: Vec<RuleHit>,
 }
 
 /// The summary of one `callsift run`, printed with `--json` and saved as
@@ -657,6 +663,8 @@ pub struct SearchFilters {
     pub language: Option<String>,
     /// A call id, or a prefix of one.
     pub call: Option<String>,
+    /// Calls in which this rule (a watchlist or do-not-call rule's name) fired.
+    pub rule: Option<String>,
 }
 
 /// How search hits are ordered.

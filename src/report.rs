@@ -43,6 +43,112 @@ pub fn to_json(report: &RunReport) -> Result<String> {
         .map_err(|e| Error::Other(format!("cannot serialise run report: {e}")))
 }
 
+/// The line cron mails: `3 high-severity hits in 2 calls; 1 do-not-call
+/// request`; `None` when the rules found nothing.
+pub fn alerts_line(report: &RunReport) -> Option<String> {
+    use crate::model::{HitKind, Severity};
+    let hits: Vec<(&str, &crate::model::RuleHit)> = report
+        .inputs
+        .iter()
+        .flat_map(|i| i.hits.iter().map(move |h| (i.path.as_str(), h)))
+        .collect();
+    if hits.is_empty() {
+        return None;
+    }
+    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let high: Vec<&str> = hits
+        .iter()
+        .filter(|(_, h)| h.severity == Severity::High)
+        .map(|(p, _)| *p)
+        .collect();
+    let mut high_calls = high.clone();
+    high_calls.sort();
+    high_calls.dedup();
+    let mut parts = Vec::new();
+    if !high.is_empty() {
+        parts.push(format!(
+            "{} in {}",
+            plural(high.len(), "high-severity hit", "high-severity hits"),
+            plural(high_calls.len(), "call", "calls")
+        ));
+    }
+    let other = hits.len() - high.len();
+    if other > 0 {
+        parts.push(plural(other, "other hit", "other hits"));
+    }
+    let requests = hits.iter().filter(|(_, h)| h.kind == HitKind::DncRequest).count();
+    if requests > 0 {
+        parts.push(plural(requests, "do-not-call request", "do-not-call requests"));
+    }
+    let listed = hits.iter().filter(|(_, h)| h.kind == HitKind::DncListed).count();
+    if listed > 0 {
+        parts.push(plural(listed, "call to a listed number", "calls to listed numbers"));
+    }
+    Some(parts.join("; "))
+}
+
+/// One line of a run's alerts file.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Alert<'a> {
+    path: &'a str,
+    call_id: &'a str,
+    at: String,
+    #[serde(flatten)]
+    hit: &'a crate::model::RuleHit,
+}
+
+/// Writes `OUT/runs/<run_id>/alerts.json` and `alerts.csv`: every rule hit
+/// of the run, high severity first, then in input order.
+pub fn save_alerts(report: &RunReport, out_dir: &Path) -> Result<PathBuf> {
+    let dir = out_dir.join("runs").join(&report.run_id);
+    let mut alerts: Vec<Alert> = report
+        .inputs
+        .iter()
+        .flat_map(|i| {
+            i.hits.iter().map(move |h| Alert {
+                path: &i.path,
+                call_id: i.call_id.as_deref().unwrap_or_default(),
+                at: crate::rules::clock(h.start_ms),
+                hit: h,
+            })
+        })
+        .collect();
+    alerts.sort_by_key(|a| std::cmp::Reverse(a.hit.severity));
+    let mut json = serde_json::to_vec_pretty(&alerts)
+        .map_err(|e| Error::Other(format!("cannot serialise alerts: {e}")))?;
+    json.push(b'\n');
+    write_atomic(&dir.join("alerts.json"), &json)?;
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| Error::Other(format!("cannot write alerts: {e}"));
+    csv.write_record([
+        "severity", "rule", "kind", "call_id", "path", "at", "speaker", "start_ms", "end_ms",
+        "matched", "phrase",
+    ])
+    .map_err(csv_err)?;
+    for a in &alerts {
+        let h = a.hit;
+        csv.write_record([
+            h.severity.as_str(),
+            &h.rule,
+            h.kind.as_str(),
+            a.call_id,
+            a.path,
+            &a.at,
+            &h.speaker,
+            &h.start_ms.to_string(),
+            &h.end_ms.to_string(),
+            &h.matched,
+            &h.phrase,
+        ])
+        .map_err(csv_err)?;
+    }
+    let bytes = csv
+        .into_inner()
+        .map_err(|e| Error::Other(format!("cannot write alerts: {e}")))?;
+    write_atomic(&dir.join("alerts.csv"), &bytes)?;
+    Ok(dir)
+}
+
 /// Saves the report under `OUT/runs/` and returns its path.
 pub fn save(report: &RunReport, out_dir: &Path) -> Result<PathBuf> {
     let path = out_dir.join("runs").join(format!("{}.json", report.run_id));

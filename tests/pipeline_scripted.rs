@@ -95,7 +95,7 @@ fn run_with_workers(
     workers: usize,
     out: &Path,
 ) -> (Vec<Transcript>, Vec<callsift::model::CallRow>) {
-    let mut sinks = callsift::sink::output_sinks(out, &Default::default()).unwrap();
+    let mut sinks = callsift::sink::output_sinks(out, &Default::default(), "test").unwrap();
     let report = pipeline::run(
         &[samples()],
         &engine(),

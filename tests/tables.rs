@@ -4,7 +4,9 @@
 //! partitions; compaction into one part per partition; interrupted commits
 //! (rolled forward from the journal, or discarded without one), with and
 //! without `RENAME_EXCHANGE`; the writer's lock; `rebuild` against
-//! incremental commits; the sink's catch-up from `OUT/tables.pending`.
+//! incremental commits; the sink's catch-up from `OUT/tables.pending`;
+//! the `hits` and `scores` tables of transcripts with an `analysis` block
+//! (round trip, replacement with their call, rebuild = incremental).
 //! Rows are built by hand; the transcript tests go through
 //! `callsift::analyze` like `run` does.
 
@@ -15,12 +17,14 @@ use std::path::{Path, PathBuf};
 use arrow_schema::{DataType, TimeUnit};
 use callsift::analyze::MetricsSettings;
 use callsift::model::{
-    CallMetrics, CallRow, MetricsSource, Segment, SegmentRow, TABLES_SCHEMA_VERSION,
+    CallAnalysis, CallMetrics, CallRow, CriterionResult, HitKind, HitRow, MetricsSource, RuleHit,
+    ScoreRow, ScorecardResult, Segment, SegmentRow, Severity, TABLES_SCHEMA_VERSION,
     TRANSCRIPT_SCHEMA, Transcript,
 };
 use callsift::sink::{Sink, TranscriptJsonSink};
 use callsift::tables::{
-    self, CallRows, FailPoint, TablesOptions, TablesSink, TablesWriter, read_calls, read_segments,
+    self, CallRows, FailPoint, TablesOptions, TablesSink, TablesWriter, read_calls, read_hits,
+    read_scores, read_segments,
 };
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -100,6 +104,8 @@ fn rows(id: &str, start: Option<&str>, segs: u32, tag: &str) -> CallRows {
             schema_version: TABLES_SCHEMA_VERSION,
         },
         segments,
+        hits: Vec::new(),
+        scores: Vec::new(),
     }
 }
 
@@ -517,7 +523,10 @@ fn no_temporary_or_staging_file_is_ever_under_the_tables_dir() {
     }
     for path in tree(out) {
         let parts: Vec<&str> = path.split('/').collect();
-        assert!(["calls", "segments"].contains(&parts[0]), "{path}");
+        assert!(
+            ["calls", "segments", "hits", "scores"].contains(&parts[0]),
+            "{path}"
+        );
         if let Some(p) = parts.get(1) {
             assert!(p.starts_with("date="), "{path}");
         }
@@ -769,4 +778,401 @@ fn the_sink_catches_up_on_pending_calls_after_a_kill() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+}
+
+// --- `hits` and `scores`: from the transcripts' `analysis` blocks. ---
+
+/// An analysis block: `hits` hits (the rules alternate, the starts fall,
+/// so the table's order is not the block's; every third is a listed-number
+/// hit without a segment), and two cards, one with criteria out of name
+/// order and one where nothing applied. `tag` marks a replaced version.
+fn analysis(tag: &str, hits: usize) -> CallAnalysis {
+    let hit = |n: usize| {
+        let listed = n % 3 == 2;
+        RuleHit {
+            rule: format!("rule-{}", n % 2),
+            kind: if listed {
+                HitKind::DncListed
+            } else {
+                HitKind::Watchlist
+            },
+            severity: [Severity::High, Severity::Low, Severity::Medium][n % 3],
+            speaker: if listed { "" } else { "agent" }.into(),
+            segment: (!listed).then_some(0),
+            start_ms: 10_000 - 1000 * n as u64,
+            end_ms: 10_500 - 1000 * n as u64,
+            matched: format!("{tag} matched {n}"),
+            phrase: format!("phrase {n}"),
+        }
+    };
+    let criterion = |section: &str, name: &str, applicable: bool, passed: bool| CriterionResult {
+        section: section.into(),
+        criterion: name.into(),
+        weight: 2.5,
+        critical: name == "disclosure",
+        applicable,
+        passed,
+        reason: format!("{tag} reason"),
+        evidence_segment: passed.then_some(0),
+        evidence_ms: passed.then_some(1_000),
+        evidence_text: passed.then(|| format!("{tag} evidence")),
+    };
+    CallAnalysis {
+        pipeline: "test".into(),
+        hits: (0..hits).map(hit).collect(),
+        scorecards: vec![
+            ScorecardResult {
+                scorecard: "sales".into(),
+                score: Some(62.5),
+                critical_failed: Vec::new(),
+                criteria: vec![
+                    criterion("opening", "greeting", true, true),
+                    criterion("compliance", "disclosure", true, true),
+                    criterion("closing", "callback", true, false),
+                    criterion("closing", "another-day", false, false),
+                ],
+            },
+            ScorecardResult {
+                scorecard: "collections".into(),
+                score: None,
+                critical_failed: Vec::new(),
+                criteria: vec![criterion("", "mini-miranda", false, false)],
+            },
+        ],
+        redacted: BTreeMap::new(),
+    }
+}
+
+fn analysed(call_id: &str, start: Option<&str>, tag: &str, hits: usize) -> Transcript {
+    let mut t = transcript(
+        call_id,
+        start,
+        &[
+            (1_000, 4_000, 0, "Dzień dobry."),
+            (4_500, 9_000, 1, "Słucham."),
+        ],
+    );
+    t.metadata
+        .insert("customer_number".into(), "600100200".into());
+    t.analysis = Some(analysis(tag, hits));
+    t
+}
+
+/// The rows of the transcripts in table order: by partition (dated ones
+/// by date, then the undated), then the tables' sort keys.
+fn expected_rows(ts: &[Transcript]) -> (Vec<HitRow>, Vec<ScoreRow>) {
+    let mut hits: Vec<HitRow> = ts.iter().flat_map(callsift::analyze::hit_rows).collect();
+    let mut scores: Vec<ScoreRow> = ts.iter().flat_map(callsift::analyze::score_rows).collect();
+    hits.sort_by(|a, b| {
+        let key = |r: &HitRow| {
+            (
+                r.call_start.is_none(),
+                r.call_start,
+                r.call_id.clone(),
+                r.start_ms,
+                r.rule.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    scores.sort_by(|a, b| {
+        let key = |r: &ScoreRow| {
+            (
+                r.call_start.is_none(),
+                r.call_start,
+                r.call_id.clone(),
+                r.scorecard.clone(),
+                r.criterion_no,
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    (hits, scores)
+}
+
+/// [`tree`] with part file names (which carry the commit id) made equal:
+/// the same partitions and part counts per table.
+fn shape_of(tree: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = tree
+        .iter()
+        .map(|p| match p.rsplit_once('/') {
+            Some((dir, f)) if f.ends_with(".parquet") => format!("{dir}/part"),
+            _ => p.clone(),
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn shape(out: &Path) -> Vec<String> {
+    shape_of(&tree(out))
+}
+
+/// `call_id matched_text` of every hits row, in read order.
+fn hits_of(out: &Path) -> Vec<String> {
+    read_hits(out)
+        .unwrap()
+        .iter()
+        .map(|h| format!("{} {}", h.call_id, h.matched_text))
+        .collect()
+}
+
+#[test]
+fn an_analysed_transcript_gives_hits_and_scores_that_read_back_equal() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let all = vec![
+        analysed("a000000000000000000a", Some(DAY1), "v1", 5),
+        analysed("b000000000000000000b", None, "v1", 1),
+        // No rules ran on this one: a call row, no hits, no scores.
+        transcript("c000000000000000000c", Some(DAY1), &[(0, 900, 0, "Halo?")]),
+    ];
+    write_through_sinks(out, &all, TablesOptions::default());
+    let (want_hits, want_scores) = expected_rows(&all);
+    assert_eq!(want_hits.len(), 6);
+    assert_eq!(want_scores.len(), 10);
+    assert_eq!(read_hits(out).unwrap(), want_hits);
+    assert_eq!(read_scores(out).unwrap(), want_scores);
+    assert_eq!(read_calls(out).unwrap().len(), 3);
+    // What the rows say, not only that they survive the trip: nulls, the
+    // card's order kept, the card's score on each of its rows.
+    let listed = want_hits.iter().find(|h| h.kind == "dnc_listed").unwrap();
+    assert_eq!(
+        (
+            listed.kind.as_str(),
+            listed.severity.as_str(),
+            listed.seg_no
+        ),
+        ("dnc_listed", "medium", None)
+    );
+    assert_eq!(listed.customer_number.as_deref(), Some("600100200"));
+    let sales: Vec<(u32, &str, Option<f64>)> = want_scores
+        .iter()
+        .filter(|s| s.call_id.starts_with('a') && s.scorecard == "sales")
+        .map(|s| (s.criterion_no, s.criterion.as_str(), s.score))
+        .collect();
+    assert_eq!(
+        sales,
+        [
+            (0, "greeting", Some(62.5)),
+            (1, "disclosure", Some(62.5)),
+            (2, "callback", Some(62.5)),
+            (3, "another-day", Some(62.5)),
+        ]
+    );
+    // In the call's partition, one part per table, with the documented types.
+    for (table, schema) in [
+        ("hits", tables::schema::hits_schema()),
+        ("scores", tables::schema::scores_schema()),
+    ] {
+        for partition in ["date=2026-11-02", "date=__HIVE_DEFAULT_PARTITION__"] {
+            assert_eq!(parts(out, table, partition).len(), 1, "{table}/{partition}");
+        }
+        let path = tables::table_dir(out, table)
+            .join("date=2026-11-02")
+            .join(&parts(out, table, "date=2026-11-02")[0]);
+        let b = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
+        assert_eq!(b.schema().fields(), schema.fields());
+        assert_eq!(b.schema().metadata()["callsift.table"], table);
+        let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        assert_eq!(
+            b.schema()
+                .field_with_name("call_start")
+                .unwrap()
+                .data_type(),
+            &utc
+        );
+    }
+    let scores = tables::schema::scores_schema();
+    let ty = |n: &str| scores.field_with_name(n).unwrap().data_type().clone();
+    assert_eq!(
+        [ty("critical"), ty("applicable"), ty("passed")],
+        [DataType::Boolean, DataType::Boolean, DataType::Boolean]
+    );
+    assert_eq!(
+        [ty("score"), ty("weight")],
+        [DataType::Float64, DataType::Float64]
+    );
+}
+
+#[test]
+fn replacing_a_call_replaces_its_hits_and_scores_wherever_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let settings = MetricsSettings::default();
+    let of = |t: &Transcript| CallRows::of(t, &settings);
+    let (a, b) = ("a000000000000000000a", "b000000000000000000b");
+    let mut w = open(out);
+    w.commit(&[
+        of(&analysed(a, Some(DAY1), "v1", 3)),
+        of(&analysed(b, Some(DAY1), "v1", 1)),
+    ])
+    .unwrap();
+    assert_eq!(read_hits(out).unwrap().len(), 4);
+
+    // `a` moves to day 2 with other findings: its old rows leave day 1.
+    let report = w.commit(&[of(&analysed(a, Some(DAY2), "v2", 2))]).unwrap();
+    assert_eq!((report.hits, report.scores), (2, 5));
+    assert_eq!(
+        hits_of(out),
+        [
+            format!("{b} v1 matched 0"),
+            format!("{a} v2 matched 1"),
+            format!("{a} v2 matched 0"),
+        ]
+    );
+    let hits = read_hits(out).unwrap();
+    assert!(
+        hits.iter()
+            .all(|h| h.call_id != a || h.call_start == Some(ts(DAY2)))
+    );
+    assert_eq!(parts(out, "hits", "date=2026-11-03").len(), 1);
+    let scores = read_scores(out).unwrap();
+    assert_eq!(scores.len(), 10);
+    assert!(scores.iter().filter(|s| s.call_id == a).all(
+        |s| s.call_start == Some(ts(DAY2)) && s.evidence_text.as_deref() != Some("v1 evidence")
+    ));
+
+    // Rescored: no hits any more (the scores stay). The call's old hits
+    // go, and day 2's hits partition, now empty, goes with them.
+    w.commit(&[of(&analysed(a, Some(DAY2), "v3", 0))]).unwrap();
+    assert_eq!(hits_of(out), [format!("{b} v1 matched 0")]);
+    assert!(
+        !tables::table_dir(out, "hits")
+            .join("date=2026-11-03")
+            .exists()
+    );
+    assert_eq!(read_scores(out).unwrap().len(), 10);
+
+    // No analysis at all (rules turned off): no scores either; a fresh
+    // writer (no cache of where calls are) finds them just the same.
+    drop(w);
+    let mut plain = analysed(a, Some(DAY2), "v4", 0);
+    plain.analysis = None;
+    open(out).commit(&[of(&plain)]).unwrap();
+    let scores = read_scores(out).unwrap();
+    assert!(scores.iter().all(|s| s.call_id == b), "{scores:?}");
+    assert_eq!(scores.len(), 5);
+    assert!(
+        !tables::table_dir(out, "scores")
+            .join("date=2026-11-03")
+            .exists()
+    );
+    assert_eq!(
+        calls_of(out),
+        [format!("{b} scripted"), format!("{a} scripted")]
+    );
+
+    // And back to day 1 with hits: there once, beside `b`'s.
+    open(out)
+        .commit(&[of(&analysed(a, Some(DAY1), "v5", 1))])
+        .unwrap();
+    assert_eq!(
+        hits_of(out),
+        [format!("{a} v5 matched 0"), format!("{b} v1 matched 0")]
+    );
+    assert_eq!(parts(out, "hits", "date=2026-11-02").len(), 1);
+    assert!(staging(out).is_empty());
+}
+
+#[test]
+fn rebuild_equals_incremental_commits_for_hits_and_scores() {
+    // Through the sink (batches of 2) and `tables rebuild`: some calls
+    // analysed, some not, one moved to another date and rescored.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let all: Vec<Transcript> = (0..9)
+        .map(|i| {
+            let id = format!("{i:04x}000000000000000a");
+            let start = (i % 3 != 0).then(|| format!("2026-11-0{}T10:00:00Z", 1 + i % 3));
+            if i % 4 == 3 {
+                transcript(&id, start.as_deref(), &[(0, 900, 0, "Halo?")])
+            } else {
+                analysed(&id, start.as_deref(), "v1", i % 5)
+            }
+        })
+        .collect();
+    write_through_sinks(out, &all, small());
+    let moved = analysed(&all[1].call_id, Some("2026-11-09T08:00:00Z"), "v2", 2);
+    write_through_sinks(out, std::slice::from_ref(&moved), small());
+    let (hits, scores) = (read_hits(out).unwrap(), read_scores(out).unwrap());
+    let mut now = all.clone();
+    now[1] = moved;
+    let (want_hits, want_scores) = expected_rows(&now);
+    assert_eq!(hits, want_hits);
+    assert_eq!(scores, want_scores);
+    let before = tree(out);
+    let report = tables::rebuild(out, &MetricsSettings::default()).unwrap();
+    assert_eq!((report.hits, report.scores), (hits.len(), scores.len()));
+    assert_eq!(read_hits(out).unwrap(), hits);
+    assert_eq!(read_scores(out).unwrap(), scores);
+    assert_eq!(shape(out), shape_of(&before));
+
+    // From rows, spilling every few rows, over old tables with other hits.
+    let corpus: Vec<CallRows> = corpus_rows()
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut r)| {
+            let t = analysed(&r.call.call_id, None, &format!("c{i}"), i % 4);
+            r.hits = callsift::analyze::hit_rows(&t);
+            r.scores = callsift::analyze::score_rows(&t);
+            for h in &mut r.hits {
+                h.call_start = r.call.call_start;
+            }
+            for s in &mut r.scores {
+                s.call_start = r.call.call_start;
+            }
+            r
+        })
+        .collect();
+    let incremental = tempfile::tempdir().unwrap();
+    let mut w = open(incremental.path());
+    for chunk in corpus.chunks(3) {
+        w.commit(chunk).unwrap();
+    }
+    let rebuilt = tempfile::tempdir().unwrap();
+    let options = TablesOptions {
+        rebuild_buffer_rows: 7,
+        ..TablesOptions::default()
+    };
+    let mut w = TablesWriter::open(rebuilt.path(), options).unwrap();
+    let mut gone = rows("gone", Some(DAY1), 1, "v0");
+    let t = analysed("gone", Some(DAY1), "v0", 2);
+    (gone.hits, gone.scores) = (
+        callsift::analyze::hit_rows(&t),
+        callsift::analyze::score_rows(&t),
+    );
+    w.commit(&[gone]).unwrap();
+    let report = w.rebuild_from(corpus.clone()).unwrap();
+    let want_hits: usize = corpus.iter().map(|r| r.hits.len()).sum();
+    assert_eq!(report.hits, want_hits);
+    assert!(want_hits > 0);
+    assert_eq!(
+        read_hits(rebuilt.path()).unwrap(),
+        read_hits(incremental.path()).unwrap()
+    );
+    assert_eq!(
+        read_scores(rebuilt.path()).unwrap(),
+        read_scores(incremental.path()).unwrap()
+    );
+    assert_eq!(shape(rebuilt.path()), shape(incremental.path()));
+    assert!(staging(rebuilt.path()).is_empty());
+}
+
+#[test]
+fn tables_written_before_hits_and_scores_existed_read_as_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    open(out)
+        .commit(&[rows("a1", Some(DAY1), 1, "v1")])
+        .unwrap();
+    for table in ["hits", "scores"] {
+        std::fs::remove_dir_all(tables::table_dir(out, table)).unwrap();
+    }
+    assert!(read_hits(out).unwrap().is_empty());
+    assert!(read_scores(out).unwrap().is_empty());
+    // Without any tables, the hint how to make them.
+    let empty = tempfile::tempdir().unwrap();
+    let err = read_hits(empty.path()).unwrap_err().to_string();
+    assert!(err.contains("tables rebuild"), "{err}");
 }

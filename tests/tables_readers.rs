@@ -1,10 +1,12 @@
 //! The Parquet tables as analysts read them: an output folder built through
 //! the library (pipeline run with the scripted transcriber, plus imports),
 //! then `tests/py/check_tables.py` runs every `pipelines/queries/*.sql`
-//! with DuckDB, reads both tables with pandas and Polars, and checks the
+//! with DuckDB, reads every table with pandas and Polars, and checks the
 //! designed call of `src/analyze/tests.rs` against its hand-computed
-//! metrics. Running and importing again must replace calls, never add them
-//! twice.
+//! metrics, and its rule hits and scores (an `analysis` block,
+//! `tests/fixtures/tables/designed-analysis.json`) in `hits` and `scores`.
+//! Running and importing again must replace calls, never add them twice,
+//! and a call imported again with fewer hits must lose the others.
 //!
 //! Needs a Python with duckdb, pyarrow, polars and pandas: `$CALLSIFT_PYTHON`,
 //! else `target/pyenv/bin/python` (`.ci/install-deps` makes it). Without one
@@ -16,7 +18,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use callsift::analyze::MetricsSettings;
 use callsift::config::PipelineFile;
 use callsift::import::{ImportFormat, ImportOptions, import_file};
 use callsift::model::InputStatus;
@@ -143,7 +144,7 @@ fn engine() -> Engine {
 
 /// The sinks `run` and `import` use, which must include the tables.
 fn sinks(out: &Path) -> Vec<Box<dyn Sink>> {
-    let sinks = output_sinks(out, &MetricsSettings::default()).unwrap();
+    let sinks = output_sinks(out, &Default::default(), "test").unwrap();
     let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
     assert!(
         names.contains(&"tables"),
@@ -185,8 +186,20 @@ fn import(files: &[PathBuf], out: &Path) {
     }
 }
 
-/// The designed call without `call_start` and talk spans, with `campaign`.
-fn write_undated(designed: &Path, to: &Path, campaign: &str) {
+/// The designed call with the rules' findings of
+/// `tests/fixtures/tables/designed-analysis.json` (no rules run in this
+/// test: an imported callsift transcript keeps its `analysis`), so the
+/// `hits` and `scores` tables have rows to query.
+fn write_analysed(designed: &Path, to: &Path) {
+    let mut t: Value = serde_json::from_str(&std::fs::read_to_string(designed).unwrap()).unwrap();
+    let analysis = crate_dir().join("tests/fixtures/tables/designed-analysis.json");
+    t["analysis"] = serde_json::from_str(&std::fs::read_to_string(analysis).unwrap()).unwrap();
+    std::fs::write(to, serde_json::to_string_pretty(&t).unwrap()).unwrap();
+}
+
+/// The designed call without `call_start` and talk spans, with `campaign`,
+/// keeping only the hits of the rules in `hit_rules`.
+fn write_undated(designed: &Path, to: &Path, campaign: &str, hit_rules: &[&str]) {
     let mut t: Value = serde_json::from_str(&std::fs::read_to_string(designed).unwrap()).unwrap();
     t["call_id"] = json!(UNDATED_ID);
     t["call_start"] = Value::Null;
@@ -195,10 +208,20 @@ fn write_undated(designed: &Path, to: &Path, campaign: &str) {
     for channel in t["speech"].as_array_mut().unwrap() {
         channel.as_object_mut().unwrap().remove("talk");
     }
+    t["analysis"]["hits"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|h| hit_rules.contains(&h["rule"].as_str().unwrap()));
     std::fs::write(to, serde_json::to_string_pretty(&t).unwrap()).unwrap();
 }
 
-fn check_tables(py: &Path, out: &Path, scratch: &Path, undated_campaign: &str) {
+fn check_tables(
+    py: &Path,
+    out: &Path,
+    scratch: &Path,
+    undated_campaign: &str,
+    undated_hit_rules: &[&str],
+) {
     let recordings: Vec<Value> = RECORDINGS
         .iter()
         .map(|r| {
@@ -218,6 +241,7 @@ fn check_tables(py: &Path, out: &Path, scratch: &Path, undated_campaign: &str) {
         "designed_call_id": DESIGNED_ID,
         "undated_call_id": UNDATED_ID,
         "undated_campaign": undated_campaign,
+        "undated_hit_rules": undated_hit_rules,
         "recordings": recordings,
     });
     let expect_path = scratch.join("expect.json");
@@ -269,19 +293,25 @@ fn queries_pandas_and_polars_read_the_tables() {
         )
         .unwrap();
     }
-    let designed = crate_dir().join("tests/fixtures/tables/designed.json");
+    let designed = tmp.path().join("designed.json");
+    write_analysed(
+        &crate_dir().join("tests/fixtures/tables/designed.json"),
+        &designed,
+    );
     let undated = tmp.path().join("undated.json");
-    write_undated(&designed, &undated, "cards");
+    let every_rule = ["recording-notice", "card-offer", "dnc-list"];
+    write_undated(&designed, &undated, "cards", &every_rule);
 
     // (a) + (b): the pipeline over the recordings, then the imports.
     run_pipeline(std::slice::from_ref(&recordings), &out);
     import(&[designed.clone(), undated.clone()], &out);
-    check_tables(&py, &out, tmp.path(), "cards");
+    check_tables(&py, &out, tmp.path(), "cards", &every_rule);
 
     // Again: the same designed call, the undated one changed (its row must
-    // be replaced, not kept or doubled), and one recording run again.
-    write_undated(&designed, &undated, "retention");
+    // be replaced, not kept or doubled, and its dropped hit must go), and
+    // one recording run again.
+    write_undated(&designed, &undated, "retention", &["dnc-list"]);
     import(&[designed, undated], &out);
     run_pipeline(&[recordings.join(RECORDINGS[0].name)], &out);
-    check_tables(&py, &out, tmp.path(), "retention");
+    check_tables(&py, &out, tmp.path(), "retention", &["dnc-list"]);
 }

@@ -1,6 +1,7 @@
 //! Talk metrics of a call (talk time, silence, overlap, interruptions,
 //! monologues, words per minute) and the table rows built from a
-//! transcript. Pure functions of a [`Transcript`]: no I/O, so the tables
+//! transcript (`calls` and `segments` here, `hits` and `scores` from its
+//! `analysis` block in [`rules_rows`]). Pure functions of a [`Transcript`]: no I/O, so the tables
 //! can always be rebuilt from `OUT/transcripts/` alone.
 //!
 //! Metrics come from the VAD's unpadded speech spans
@@ -11,7 +12,10 @@
 //! times, and the row says so (`metrics_source`). `docs/tables.md` defines
 //! every metric; the definitions are repeated on the functions below.
 
+pub mod rules_rows;
 pub mod spans;
+
+pub use rules_rows::{hit_rows, score_rows};
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -245,6 +245,11 @@ impl<'a> CallFields<'a> {
         for (field, value) in &self.meta {
             doc.add_text(*field, value);
         }
+        if let Some(analysis) = &self.t.analysis {
+            for rule in analysis.fired_rules() {
+                doc.add_text(f.rule, rule);
+            }
+        }
         if !self.t.metadata.is_empty() {
             let object: BTreeMap<String, OwnedValue> = self
                 .t

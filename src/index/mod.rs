@@ -7,6 +7,7 @@
 //! Text analysis is not here but in [`crate::text::analyze`], shared with
 //! rules and `eval`, so "the same word" means one thing everywhere.
 
+pub mod call_index;
 pub mod docs;
 pub mod query;
 pub mod schema;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 
+pub use call_index::CallIndex;
 pub use search::SearchIndex;
 pub use writer::{IndexSink, IndexWriterHandle, RebuildReport, WriterOptions, rebuild};
 

@@ -12,7 +12,8 @@
 //!
 //! Fields: `text` (the default: every form), `exact` (only the exact
 //! normalized form), and the filters `speaker`, `language`, `call`, `agent`,
-//! `customer`, `direction`, `campaign`, `queue`. `AND`, `OR`, `NOT` are
+//! `customer`, `direction`, `campaign`, `queue`, `rule` (a rule that fired
+//! in the call). `AND`, `OR`, `NOT` are
 //! operators only in capitals; a quoted `"or"` is a word.
 
 use std::fmt;
@@ -61,6 +62,8 @@ pub enum FilterField {
     Direction,
     Campaign,
     Queue,
+    /// A rule that fired in the call (`rule:private_channel`).
+    Rule,
 }
 
 impl FilterField {
@@ -74,6 +77,7 @@ impl FilterField {
             "direction" => Self::Direction,
             "campaign" => Self::Campaign,
             "queue" => Self::Queue,
+            "rule" => Self::Rule,
             _ => return None,
         })
     }
@@ -84,7 +88,7 @@ pub const MAX_EDITS: u8 = 2;
 /// The shortest prefix (in characters) a `prefix*` may have.
 pub const MIN_PREFIX_CHARS: usize = 2;
 const FIELDS_HELP: &str =
-    "text, exact, speaker, language, call, agent, customer, direction, campaign, queue";
+    "text, exact, speaker, language, call, agent, customer, direction, campaign, queue, rule";
 
 /// What is wrong with a query, and where (a character index into it).
 #[derive(Debug, Clone, PartialEq, Eq)]

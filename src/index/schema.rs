@@ -24,7 +24,7 @@ use crate::text::analyze::Lang;
 
 /// Written into the index folder; a different value means the index was
 /// built by another callsift and must be rebuilt.
-pub const INDEX_SCHEMA: &str = "callsift.index/1";
+pub const INDEX_SCHEMA: &str = "callsift.index/2";
 
 pub const KIND_SEGMENT: &str = "seg";
 pub const KIND_PAIR: &str = "pair";
@@ -71,6 +71,9 @@ pub struct Fields {
     pub metadata: Field,
     /// `agent_id`, `customer_number`, `direction`, `campaign`, `queue`.
     pub meta: Vec<(String, Field)>,
+    /// The rules that fired in the call (from the transcript's `analysis`),
+    /// one value each, on every document of the call.
+    pub rule: Field,
 }
 
 impl Fields {
@@ -114,6 +117,7 @@ impl Fields {
             .iter()
             .map(|(name, _)| (name.to_string(), b.add_text_field(name, STRING | STORED)))
             .collect();
+        let rule = b.add_text_field("rule", STRING | STORED);
         Fields {
             schema: b.build(),
             kind,
@@ -141,6 +145,7 @@ impl Fields {
             source_path,
             metadata,
             meta,
+            rule,
         }
     }
 

@@ -68,6 +68,19 @@ impl SearchIndex {
         Ok(SearchIndex { reader, fields })
     }
 
+    /// Searches an index built in memory (see [`super::CallIndex`]).
+    pub(crate) fn from_index(index: &Index, what: &str) -> Result<Self> {
+        let reader = index
+            .reader_builder()
+            .reload_policy(tantivy::ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e| Error::Other(format!("{what}: index: {e}")))?;
+        Ok(SearchIndex {
+            reader,
+            fields: Fields::new(),
+        })
+    }
+
     /// Picks up the latest commit now.
     pub fn reload(&self) -> Result<()> {
         self.reader
@@ -81,7 +94,12 @@ impl SearchIndex {
             query: req.query.clone(),
             error,
         })?;
-        let built = build(&self.fields, &node);
+        self.search_node(&node, req)
+    }
+
+    /// Runs a request whose query is already parsed (`req.query` is not read).
+    pub fn search_node(&self, node: &Node, req: &SearchRequest) -> Result<SearchResults> {
+        let built = build(&self.fields, node);
         let searcher = self.reader.searcher();
         let filters = filter_clauses(&self.fields, &req.filters);
         let keep = req.offset.saturating_add(req.limit);
@@ -461,6 +479,7 @@ fn filter_query(f: &Fields, field: FilterField, value: &str) -> Box<dyn Query> {
         FilterField::Direction => term_query(meta("direction"), value),
         FilterField::Campaign => term_query(meta("campaign"), value),
         FilterField::Queue => term_query(meta("queue"), value),
+        FilterField::Rule => term_query(f.rule, value),
     }
 }
 
@@ -490,6 +509,9 @@ fn filter_clauses(f: &Fields, filters: &SearchFilters) -> Vec<Box<dyn Query>> {
     }
     if let Some(c) = &filters.call {
         out.push(call_query(f, c));
+    }
+    if let Some(r) = &filters.rule {
+        out.push(filter_query(f, FilterField::Rule, r));
     }
     if filters.from.is_some() || filters.to.is_some() {
         let date = |t: jiff::Timestamp| {

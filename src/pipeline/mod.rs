@@ -172,6 +172,7 @@ pub fn collect_inputs(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<InputRepo
                     warnings: Vec::new(),
                     audio_ms: 0,
                     segments: 0,
+                    hits: Vec::new(),
                 });
             }
         }
@@ -212,8 +213,8 @@ pub fn run(
     let stages = schedule(&audio, engine, options.workers, &mut |call, outcome| {
         let path = &audio[call];
         let report = match outcome {
-            CallOutcome::Done(t) => match feed_sinks(sinks, &t) {
-                Ok(()) => {
+            CallOutcome::Done(t) => match crate::sink::feed(sinks, *t) {
+                Ok(t) => {
                     tracing::info!(
                         "{}: {} segments, call {}",
                         path.display(),
@@ -239,6 +240,7 @@ pub fn run(
                 warnings: Vec::new(),
                 audio_ms: 0,
                 segments: 0,
+                hits: Vec::new(),
             },
         };
         reports[call] = Some(report);
@@ -743,19 +745,6 @@ fn build_transcript(path: &Path, entry: InFlight, engine: &Engine) -> Transcript
     }
 }
 
-fn feed_sinks(sinks: &mut [Box<dyn Sink>], transcript: &Transcript) -> Result<()> {
-    for sink in sinks.iter_mut() {
-        sink.accept(transcript).map_err(|e| {
-            Error::Other(format!(
-                "{}: sink {} failed: {e}",
-                transcript.source_path,
-                sink.name()
-            ))
-        })?;
-    }
-    Ok(())
-}
-
 /// The report line of a call that went through.
 pub fn ok_report(path: &Path, t: &Transcript) -> InputReport {
     InputReport {
@@ -766,6 +755,11 @@ pub fn ok_report(path: &Path, t: &Transcript) -> InputReport {
         warnings: t.warnings.clone(),
         audio_ms: t.duration_ms,
         segments: t.segments.len(),
+        hits: t
+            .analysis
+            .as_ref()
+            .map(|a| a.hits.clone())
+            .unwrap_or_default(),
     }
 }
 
@@ -787,6 +781,7 @@ pub fn failed(path: &Path, error: &Error) -> InputReport {
         warnings: Vec::new(),
         audio_ms: 0,
         segments: 0,
+        hits: Vec::new(),
     }
 }
 

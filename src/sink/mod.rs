@@ -17,6 +17,11 @@ pub use transcript_json::TranscriptJsonSink;
 pub trait Sink {
     /// Short name for logs.
     fn name(&self) -> &str;
+    /// Changes the call before any sink stores it (redaction, the rules'
+    /// findings); called on every sink, in order, before the first `accept`.
+    fn prepare(&mut self, _transcript: &mut Transcript) -> Result<()> {
+        Ok(())
+    }
     /// Stores one call. An error fails that call only.
     fn accept(&mut self, transcript: &Transcript) -> Result<()>;
     /// Called once after the last call (commit batched work here).
@@ -31,16 +36,45 @@ pub trait Sink {
 /// caught up or rebuilt into the others.
 pub fn output_sinks(
     out_dir: &Path,
-    metrics: &crate::analyze::MetricsSettings,
+    pipeline: &crate::config::PipelineFile,
+    pipeline_name: &str,
 ) -> Result<Vec<Box<dyn Sink>>> {
-    Ok(vec![
-        Box::new(TranscriptJsonSink::new(out_dir)?),
+    let metrics = &pipeline.metrics;
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(rules) = crate::rules::RulesStage::open(pipeline, pipeline_name, out_dir)? {
+        for w in &rules.warnings {
+            tracing::warn!("{w}");
+        }
+        sinks.push(Box::new(rules));
+    }
+    sinks.extend([
+        Box::new(TranscriptJsonSink::new(out_dir)?) as Box<dyn Sink>,
         Box::new(crate::index::IndexSink::open(
             out_dir,
             &crate::index::WriterOptions::default(),
         )?),
         Box::new(crate::tables::TablesSink::open(out_dir, metrics.clone())?),
-    ])
+    ]);
+    Ok(sinks)
+}
+
+/// Runs every sink's `prepare`, then every sink's `accept`, on one call;
+/// the call as the sinks stored it.
+pub fn feed(sinks: &mut [Box<dyn Sink>], mut transcript: Transcript) -> Result<Transcript> {
+    let fail = |sink: &dyn Sink, t: &Transcript, e: crate::Error| {
+        crate::Error::Other(format!("{}: sink {} failed: {e}", t.source_path, sink.name()))
+    };
+    for sink in sinks.iter_mut() {
+        if let Err(e) = sink.prepare(&mut transcript) {
+            return Err(fail(sink.as_ref(), &transcript, e));
+        }
+    }
+    for sink in sinks.iter_mut() {
+        if let Err(e) = sink.accept(&transcript) {
+            return Err(fail(sink.as_ref(), &transcript, e));
+        }
+    }
+    Ok(transcript)
 }
 
 /// Opens a derived output's pending list (`OUT/index.pending`,

@@ -1,12 +1,15 @@
 //! The Parquet analytics tables under `OUT/parquet/` (the only module that
 //! names `arrow` or `parquet`): their schema, the tables sink of `run` and
-//! `import`, `tables rebuild`, and [`read_calls`] for `callsift report`.
+//! `import`, `tables rebuild`, and [`read_calls`], [`read_hits`] and
+//! [`read_scores`] for `callsift report`.
 //!
 //! # Layout
 //!
 //! ```text
 //! OUT/parquet/calls/date=YYYY-MM-DD/part-<commit id>-<n>.parquet
 //! OUT/parquet/segments/date=YYYY-MM-DD/part-<commit id>-<n>.parquet
+//! OUT/parquet/hits/date=YYYY-MM-DD/part-<commit id>-<n>.parquet
+//! OUT/parquet/scores/date=YYYY-MM-DD/part-<commit id>-<n>.parquet
 //! OUT/tables.pending          calls accepted since the last commit
 //! OUT/tables.lock             held (flock) by the one writer
 //! OUT/.tables-staging/<commit id>/…   a commit being made
@@ -14,10 +17,16 @@
 //!
 //! Hive partitions by the UTC date of `call_start`
 //! (`date=__HIVE_DEFAULT_PARTITION__` when a call has none); the partition
-//! column is not inside the files. A call's segments always live in the
-//! partition of its call row. Each partition holds one part file per table
-//! (more only above [`TablesOptions::max_rows_per_file`] rows), sorted by
-//! `(call_start, call_id[, seg_no])`, zstd-compressed. Columns are in
+//! column is not inside the files. A call's segments, hits and scores
+//! always live in the partition of its call row (they are staged and
+//! swapped with it, so a call that moves takes them along). `hits` and
+//! `scores` come from the transcript's `analysis` block: a call without
+//! one has no rows there, and a partition without any has no part in
+//! them (the table's folder still exists). Each partition holds one part
+//! file per table (more only above [`TablesOptions::max_rows_per_file`]
+//! rows), sorted by `(call_start, call_id[, seg_no])` (hits by `start_ms,
+//! rule` after the call, scores by `scorecard, criterion_no`),
+//! zstd-compressed. Columns are in
 //! [`schema`]. Timestamps are stored to the microsecond; unsigned values
 //! above the signed maximum (absurd for times and counts) are clamped.
 //! `OUT/parquet/` belongs to callsift: a file put into a partition by hand
@@ -33,8 +42,8 @@
 //!    column of the calls parts is read, and a part already read is not
 //!    read again: part names are unique and parts never change);
 //! 2. for every affected partition (where a call was and where it goes)
-//!    builds the partition's complete new content (old rows minus the
-//!    batch's call ids, plus the new rows, sorted) in
+//!    builds the partition's complete new content of every table (old
+//!    rows minus the batch's call ids, plus the new rows, sorted) in
 //!    `OUT/.tables-staging/<commit id>/<table>/<partition>/`, outside
 //!    `OUT/parquet/` so no reader's glob sees it, and fsyncs files and dirs.
 //!    Rewriting whole partitions is what keeps one part per partition: a
@@ -69,10 +78,10 @@
 //!
 //! What a reader sees: each partition directory of each table is replaced
 //! by one atomic exchange, so a file it opens is always whole and a
-//! partition shows its old rows or its new ones. Swapping the calls and
-//! the segments partition of one date are two renames, and a commit
+//! partition shows its old rows or its new ones. Swapping the calls,
+//! segments, hits and scores partitions of one date are four renames, and a commit
 //! touching several dates swaps them one after another: for that moment a
-//! reader can see new calls beside old segments, or a call that moved to
+//! reader can see new calls beside old segments or hits, or a call that moved to
 //! another date in neither partition (never in both when that is the only
 //! change, since losing partitions go first). A reader that listed the
 //! files just before a swap may find an old part deleted when it opens it
@@ -84,14 +93,14 @@
 //! missing and a reader sees no rows of that date; a crash between them is
 //! rolled forward like any other.
 //!
-//! `tables rebuild` ([`rebuild`]) builds both tables from
+//! `tables rebuild` ([`rebuild`]) builds every table from
 //! `OUT/transcripts/` alone into `OUT/.tables-staging/<id>/parquet/`
 //! (spilling to staging above [`TablesOptions::rebuild_buffer_rows`] and
 //! merging per partition at the end) and swaps the whole `OUT/parquet`
 //! directory with the same journal: readers see the old tables or the new
 //! ones (with the fallback, briefly none).
 //!
-//! Cost: a commit rewrites every partition it touches, both tables. Calls
+//! Cost: a commit rewrites every partition it touches, all four tables. Calls
 //! that arrive roughly in date order (a run over a dated archive) touch one
 //! or two partitions per batch; calls in random date order touch most of
 //! them, so each batch rewrites most of the table. For such bulk loads one
@@ -111,7 +120,7 @@ use std::time::Duration;
 
 use crate::analyze::MetricsSettings;
 use crate::error::{Error, Result};
-use crate::model::{CallRow, SegmentRow, Transcript};
+use crate::model::{CallRow, HitRow, ScoreRow, SegmentRow, Transcript};
 
 pub use rebuild::{FailedTranscript, RebuildReport, rebuild, rebuild_with};
 pub use sink::TablesSink;
@@ -120,18 +129,26 @@ pub use writer::{CommitReport, TablesWriter};
 /// Partition of calls without a `call_start` (Hive's name for a null key).
 pub const DEFAULT_PARTITION: &str = "date=__HIVE_DEFAULT_PARTITION__";
 
-/// One call's rows of both tables.
+/// One call's rows of every table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallRows {
     pub call: CallRow,
     pub segments: Vec<SegmentRow>,
+    /// From the transcript's `analysis`; empty without one.
+    pub hits: Vec<HitRow>,
+    pub scores: Vec<ScoreRow>,
 }
 
 impl CallRows {
     /// The rows of a transcript (through [`crate::analyze`]).
     pub fn of(t: &Transcript, settings: &MetricsSettings) -> Self {
         let (call, segments) = crate::analyze::rows(t, settings);
-        CallRows { call, segments }
+        CallRows {
+            call,
+            segments,
+            hits: crate::analyze::hit_rows(t),
+            scores: crate::analyze::score_rows(t),
+        }
     }
 }
 
@@ -147,7 +164,7 @@ pub struct TablesOptions {
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
     pub zstd_level: i32,
-    /// Rows (calls and segments) `rebuild` holds in memory before it
+    /// Rows (of all tables) `rebuild` holds in memory before it
     /// spills them to staging and merges them per partition at the end.
     pub rebuild_buffer_rows: usize,
     /// Test hook: never try `RENAME_EXCHANGE`, always the two-rename fallback.
@@ -211,6 +228,19 @@ pub fn read_calls(out_dir: &Path) -> Result<Vec<CallRow>> {
 /// Every row of `OUT/parquet/segments`, by date, then as sorted in the files.
 pub fn read_segments(out_dir: &Path) -> Result<Vec<SegmentRow>> {
     parts::read_table::<SegmentRow>(out_dir)
+}
+
+/// Every row of `OUT/parquet/hits`, by date, then as sorted in the files.
+/// Empty when no call has hits, also for tables written before `hits`
+/// existed (calls there, no `hits` folder yet).
+pub fn read_hits(out_dir: &Path) -> Result<Vec<HitRow>> {
+    parts::read_table::<HitRow>(out_dir)
+}
+
+/// Every row of `OUT/parquet/scores`, by date, then as sorted in the files;
+/// empty as for [`read_hits`].
+pub fn read_scores(out_dir: &Path) -> Result<Vec<ScoreRow>> {
+    parts::read_table::<ScoreRow>(out_dir)
 }
 
 /// A Parquet or Arrow error as ours, naming the file.

@@ -13,7 +13,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::WriterProperties;
 
-use super::schema::TableRow;
+use super::schema::{CALLS, TableRow};
 use super::{TablesOptions, create_private_dir_all, io_error, parquet_error, table_dir};
 use crate::error::{Error, Result};
 use crate::model::TABLES_SCHEMA_VERSION;
@@ -227,6 +227,12 @@ fn is_not_found(e: &Error) -> bool {
 /// between listing and opening means the listing is stale: list again.
 pub(crate) fn read_table<R: TableRow>(out_dir: &Path) -> Result<Vec<R>> {
     let dir = table_dir(out_dir, R::TABLE);
+    if !dir.is_dir() && R::TABLE != CALLS && table_dir(out_dir, CALLS).is_dir() {
+        // Tables written by a callsift before this table existed: the
+        // writer's next open creates its folder, and until then it has no
+        // rows; that is not "no tables".
+        return Ok(Vec::new());
+    }
     if !dir.is_dir() {
         return Err(Error::Other(format!(
             "no tables in {}: they are made by `callsift run --out {out}` (or `callsift import … --out {out}`); \

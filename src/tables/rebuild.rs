@@ -1,5 +1,5 @@
-//! `callsift tables rebuild`: both tables made again from
-//! `OUT/transcripts/` alone and swapped in whole.
+//! `callsift tables rebuild`: every table (`calls`, `segments`, `hits`,
+//! `scores`) made again from `OUT/transcripts/` alone and swapped in whole.
 
 use std::path::{Path, PathBuf};
 
@@ -29,7 +29,9 @@ impl std::fmt::Display for FailedTranscript {
 pub struct RebuildReport {
     pub calls: usize,
     pub segments: usize,
-    /// Part files written (both tables).
+    pub hits: usize,
+    pub scores: usize,
+    /// Part files written (all tables).
     pub files: usize,
     pub failed: Vec<FailedTranscript>,
 }
@@ -85,6 +87,8 @@ pub(crate) fn rebuild_in(
     Ok(RebuildReport {
         calls: commit.calls,
         segments: commit.segments,
+        hits: commit.hits,
+        scores: commit.scores,
         files: commit.files,
         failed,
     })

@@ -1,4 +1,5 @@
-//! The Arrow schemas of the `calls` and `segments` tables, and the
+//! The Arrow schemas of the `calls`, `segments`, `hits` and `scores`
+//! tables, and the
 //! conversion of rows to record batches and back. The column names, order
 //! and types are a contract (people write SQL against them): change them
 //! only with [`crate::model::TABLES_SCHEMA_VERSION`]. Integers are signed (Spark has no
@@ -9,15 +10,19 @@ use std::sync::{Arc, LazyLock};
 
 use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::{
-    Array, ArrayRef, Float32Array, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch,
-    StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array, ListArray,
+    RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 
-use crate::model::{CallMetrics, CallRow, MetricsSource, SegmentRow};
+use crate::model::{CallMetrics, CallRow, HitRow, MetricsSource, ScoreRow, SegmentRow};
 
 pub const CALLS: &str = "calls";
 pub const SEGMENTS: &str = "segments";
+pub const HITS: &str = "hits";
+pub const SCORES: &str = "scores";
+/// Every table, in the order a commit stages a partition's tables.
+pub const TABLES: [&str; 4] = [CALLS, SEGMENTS, HITS, SCORES];
 
 fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -107,6 +112,55 @@ pub fn segments_schema() -> SchemaRef {
     SCHEMA.clone()
 }
 
+/// The `hits` table's columns, in order.
+pub fn hits_schema() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        use DataType::{Int32 as I32, Int64 as I64, Utf8};
+        let f = |name: &str, t: DataType, nullable: bool| Field::new(name, t, nullable);
+        Arc::new(Schema::new(vec![
+            f("call_id", Utf8, false),
+            f("call_start", ts_type(), true),
+            f("agent_id", Utf8, true),
+            f("customer_number", Utf8, true),
+            f("rule", Utf8, false),
+            f("kind", Utf8, false),
+            f("severity", Utf8, false),
+            f("speaker", Utf8, false),
+            f("seg_no", I32, true),
+            f("start_ms", I64, false),
+            f("end_ms", I64, false),
+            f("matched_text", Utf8, false),
+            f("phrase", Utf8, false),
+        ]))
+    });
+    SCHEMA.clone()
+}
+
+/// The `scores` table's columns, in order.
+pub fn scores_schema() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        use DataType::{Boolean as Bool, Float64 as F64, Int32 as I32, Int64 as I64, Utf8};
+        let f = |name: &str, t: DataType, nullable: bool| Field::new(name, t, nullable);
+        Arc::new(Schema::new(vec![
+            f("call_id", Utf8, false),
+            f("call_start", ts_type(), true),
+            f("agent_id", Utf8, true),
+            f("scorecard", Utf8, false),
+            f("score", F64, true),
+            f("criterion_no", I32, false),
+            f("section", Utf8, false),
+            f("criterion", Utf8, false),
+            f("weight", F64, false),
+            f("critical", Bool, false),
+            f("applicable", Bool, false),
+            f("passed", Bool, false),
+            f("evidence_ms", I64, true),
+            f("evidence_text", Utf8, true),
+        ]))
+    });
+    SCHEMA.clone()
+}
+
 /// A row type of one of the tables.
 pub(crate) trait TableRow: Sized + Send {
     /// The table's directory name under `OUT/parquet/`.
@@ -154,6 +208,10 @@ fn f64s<R>(rows: &[R], f: impl Fn(&R) -> Option<f64>) -> ArrayRef {
 
 fn f32s<R>(rows: &[R], f: impl Fn(&R) -> Option<f32>) -> ArrayRef {
     Arc::new(rows.iter().map(f).collect::<Float32Array>())
+}
+
+fn bools<R>(rows: &[R], f: impl Fn(&R) -> Option<bool>) -> ArrayRef {
+    Arc::new(rows.iter().map(f).collect::<BooleanArray>())
 }
 
 fn timestamps<R>(rows: &[R], f: impl Fn(&R) -> Option<jiff::Timestamp>) -> ArrayRef {
@@ -455,6 +513,180 @@ impl TableRow for SegmentRow {
     }
 }
 
+impl TableRow for HitRow {
+    const TABLE: &'static str = HITS;
+
+    fn schema() -> SchemaRef {
+        hits_schema()
+    }
+
+    fn to_batch(rows: &[&Self]) -> Result<RecordBatch, ArrowError> {
+        let cols: Vec<ArrayRef> = vec![
+            strs(rows, |r| Some(&r.call_id)),
+            timestamps(rows, |r| r.call_start),
+            strs(rows, |r| r.agent_id.as_deref()),
+            strs(rows, |r| r.customer_number.as_deref()),
+            strs(rows, |r| Some(&r.rule)),
+            strs(rows, |r| Some(&r.kind)),
+            strs(rows, |r| Some(&r.severity)),
+            strs(rows, |r| Some(&r.speaker)),
+            i32s(rows, |r| r.seg_no.map(i32_of)),
+            i64s(rows, |r| Some(i64_of(r.start_ms))),
+            i64s(rows, |r| Some(i64_of(r.end_ms))),
+            strs(rows, |r| Some(&r.matched_text)),
+            strs(rows, |r| Some(&r.phrase)),
+        ];
+        RecordBatch::try_new(hits_schema(), cols)
+    }
+
+    fn from_batch(batch: &RecordBatch) -> Result<Vec<Self>, String> {
+        let c = Columns(batch);
+        let (call_id, call_start, agent) =
+            (c.str("call_id")?, c.ts("call_start")?, c.str("agent_id")?);
+        let (customer, rule, kind) = (c.str("customer_number")?, c.str("rule")?, c.str("kind")?);
+        let (severity, speaker, seg_no) = (c.str("severity")?, c.str("speaker")?, c.i32("seg_no")?);
+        let (start, end) = (c.i64("start_ms")?, c.i64("end_ms")?);
+        let (matched, phrase) = (c.str("matched_text")?, c.str("phrase")?);
+        (0..batch.num_rows())
+            .map(|i| {
+                Ok(HitRow {
+                    call_id: call_id.value(i).to_owned(),
+                    call_start: opt_ts(call_start, i)?,
+                    agent_id: opt_str(agent, i),
+                    customer_number: opt_str(customer, i),
+                    rule: rule.value(i).to_owned(),
+                    kind: kind.value(i).to_owned(),
+                    severity: severity.value(i).to_owned(),
+                    speaker: speaker.value(i).to_owned(),
+                    seg_no: opt_u32(seg_no, i)?,
+                    start_ms: u64_at(start, i)?,
+                    end_ms: u64_at(end, i)?,
+                    matched_text: matched.value(i).to_owned(),
+                    phrase: phrase.value(i).to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    fn call_id(&self) -> &str {
+        &self.call_id
+    }
+
+    /// By `(call_start, call_id, start_ms, rule)`, then every other column:
+    /// the sort is unstable, and a total order is what makes a rebuild
+    /// write the same files as incremental commits.
+    fn sort_cmp(&self, other: &Self) -> Ordering {
+        fn key(r: &HitRow) -> impl Ord + '_ {
+            (
+                (r.call_start, &r.call_id, r.start_ms, &r.rule),
+                (&r.kind, &r.severity, r.end_ms, r.seg_no, &r.speaker),
+                (&r.phrase, &r.matched_text, &r.agent_id, &r.customer_number),
+            )
+        }
+        key(self).cmp(&key(other))
+    }
+
+    fn sort_columns() -> &'static [usize] {
+        &[1, 0, 9, 4]
+    }
+}
+
+impl TableRow for ScoreRow {
+    const TABLE: &'static str = SCORES;
+
+    fn schema() -> SchemaRef {
+        scores_schema()
+    }
+
+    fn to_batch(rows: &[&Self]) -> Result<RecordBatch, ArrowError> {
+        let cols: Vec<ArrayRef> = vec![
+            strs(rows, |r| Some(&r.call_id)),
+            timestamps(rows, |r| r.call_start),
+            strs(rows, |r| r.agent_id.as_deref()),
+            strs(rows, |r| Some(&r.scorecard)),
+            f64s(rows, |r| r.score),
+            i32s(rows, |r| Some(i32_of(r.criterion_no))),
+            strs(rows, |r| Some(&r.section)),
+            strs(rows, |r| Some(&r.criterion)),
+            f64s(rows, |r| Some(r.weight)),
+            bools(rows, |r| Some(r.critical)),
+            bools(rows, |r| Some(r.applicable)),
+            bools(rows, |r| Some(r.passed)),
+            i64s(rows, |r| r.evidence_ms.map(i64_of)),
+            strs(rows, |r| r.evidence_text.as_deref()),
+        ];
+        RecordBatch::try_new(scores_schema(), cols)
+    }
+
+    fn from_batch(batch: &RecordBatch) -> Result<Vec<Self>, String> {
+        let c = Columns(batch);
+        let (call_id, call_start, agent) =
+            (c.str("call_id")?, c.ts("call_start")?, c.str("agent_id")?);
+        let (scorecard, score, criterion_no) =
+            (c.str("scorecard")?, c.f64("score")?, c.i32("criterion_no")?);
+        let (section, criterion, weight) =
+            (c.str("section")?, c.str("criterion")?, c.f64("weight")?);
+        let (critical, applicable, passed) = (
+            c.bool("critical")?,
+            c.bool("applicable")?,
+            c.bool("passed")?,
+        );
+        let (evidence_ms, evidence_text) = (c.i64("evidence_ms")?, c.str("evidence_text")?);
+        (0..batch.num_rows())
+            .map(|i| {
+                Ok(ScoreRow {
+                    call_id: call_id.value(i).to_owned(),
+                    call_start: opt_ts(call_start, i)?,
+                    agent_id: opt_str(agent, i),
+                    scorecard: scorecard.value(i).to_owned(),
+                    score: opt_f64(score, i),
+                    criterion_no: u32_at(criterion_no, i)?,
+                    section: section.value(i).to_owned(),
+                    criterion: criterion.value(i).to_owned(),
+                    weight: weight.value(i),
+                    critical: critical.value(i),
+                    applicable: applicable.value(i),
+                    passed: passed.value(i),
+                    evidence_ms: opt_u64(evidence_ms, i)?,
+                    evidence_text: opt_str(evidence_text, i),
+                })
+            })
+            .collect()
+    }
+
+    fn call_id(&self) -> &str {
+        &self.call_id
+    }
+
+    /// By `(call_start, call_id, scorecard, criterion_no)`, then the other
+    /// columns (a card named twice in one call): total, as for hits.
+    fn sort_cmp(&self, other: &Self) -> Ordering {
+        fn key(r: &ScoreRow) -> impl Ord + '_ {
+            (
+                (r.call_start, &r.call_id, &r.scorecard, r.criterion_no),
+                (&r.section, &r.criterion, r.critical, r.applicable, r.passed),
+                (r.evidence_ms, &r.evidence_text, &r.agent_id),
+            )
+        }
+        key(self)
+            .cmp(&key(other))
+            .then_with(|| total_cmp_opt(self.score, other.score))
+            .then_with(|| self.weight.total_cmp(&other.weight))
+    }
+
+    fn sort_columns() -> &'static [usize] {
+        &[1, 0, 3, 5]
+    }
+}
+
+/// A total order on optional floats (`None` first), for the sort keys.
+fn total_cmp_opt(a: Option<f64>, b: Option<f64>) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => a.total_cmp(&b),
+        (a, b) => a.is_some().cmp(&b.is_some()),
+    }
+}
+
 /// Typed access to a batch's columns by name.
 struct Columns<'a>(&'a RecordBatch);
 
@@ -486,6 +718,10 @@ impl<'a> Columns<'a> {
     }
 
     fn f32(&self, name: &str) -> Result<&'a Float32Array, String> {
+        self.get(name)
+    }
+
+    fn bool(&self, name: &str) -> Result<&'a BooleanArray, String> {
         self.get(name)
     }
 
@@ -623,6 +859,81 @@ mod tests {
         assert_eq!(SegmentRow::from_batch(&batch).unwrap(), rows);
     }
 
+    fn hit(call_id: &str, start_ms: u64, rule: &str) -> HitRow {
+        HitRow {
+            call_id: call_id.into(),
+            call_start: Some("2026-11-02T09:00:00Z".parse().unwrap()),
+            agent_id: Some("101".into()),
+            customer_number: None,
+            rule: rule.into(),
+            kind: "watchlist".into(),
+            severity: "high".into(),
+            speaker: "agent".into(),
+            seg_no: Some(2),
+            start_ms,
+            end_ms: start_ms + 900,
+            matched_text: "nowej karty".into(),
+            phrase: "nowa karta".into(),
+        }
+    }
+
+    fn score(criterion_no: u32, score: Option<f64>) -> ScoreRow {
+        ScoreRow {
+            call_id: "a".into(),
+            call_start: None,
+            agent_id: None,
+            scorecard: "sales".into(),
+            score,
+            criterion_no,
+            section: "opening".into(),
+            criterion: format!("c{criterion_no}"),
+            weight: 2.5,
+            critical: criterion_no == 0,
+            applicable: criterion_no != 2,
+            passed: criterion_no == 1,
+            evidence_ms: (criterion_no == 1).then_some(1500),
+            evidence_text: (criterion_no == 1).then(|| "dzień dobry".into()),
+        }
+    }
+
+    #[test]
+    fn hits_round_trip_through_a_batch() {
+        let mut listed = hit("b", 0, "dnc");
+        listed.seg_no = None;
+        listed.speaker = String::new();
+        listed.agent_id = None;
+        listed.customer_number = Some("600100200".into());
+        let rows = vec![hit("a", 100, "card"), listed];
+        let batch = HitRow::to_batch(&rows.iter().collect::<Vec<_>>()).unwrap();
+        assert_eq!(batch.schema(), hits_schema());
+        assert_eq!(HitRow::from_batch(&batch).unwrap(), rows);
+    }
+
+    #[test]
+    fn scores_round_trip_through_a_batch() {
+        let rows = vec![score(0, Some(62.5)), score(1, Some(62.5)), score(2, None)];
+        let batch = ScoreRow::to_batch(&rows.iter().collect::<Vec<_>>()).unwrap();
+        assert_eq!(batch.schema(), scores_schema());
+        assert_eq!(
+            batch.column_by_name("passed").unwrap().data_type(),
+            &DataType::Boolean
+        );
+        assert_eq!(ScoreRow::from_batch(&batch).unwrap(), rows);
+    }
+
+    #[test]
+    fn hits_and_scores_sort_by_their_documented_keys() {
+        let mut hits = vec![hit("a", 500, "b"), hit("a", 500, "a"), hit("a", 100, "z")];
+        hits.sort_by(HitRow::sort_cmp);
+        let order: Vec<(u64, &str)> = hits.iter().map(|h| (h.start_ms, h.rule.as_str())).collect();
+        assert_eq!(order, [(100, "z"), (500, "a"), (500, "b")]);
+        // The card's order, not the criteria's names.
+        let mut scores = vec![score(10, None), score(2, None), score(1, None)];
+        scores.sort_by(ScoreRow::sort_cmp);
+        let order: Vec<u32> = scores.iter().map(|s| s.criterion_no).collect();
+        assert_eq!(order, [1, 2, 10]);
+    }
+
     #[test]
     fn sort_columns_name_the_sort_keys() {
         let names = |s: SchemaRef, idx: &[usize]| -> Vec<String> {
@@ -635,6 +946,14 @@ mod tests {
         assert_eq!(
             names(segments_schema(), SegmentRow::sort_columns()),
             ["call_start", "call_id", "seg_no"]
+        );
+        assert_eq!(
+            names(hits_schema(), HitRow::sort_columns()),
+            ["call_start", "call_id", "start_ms", "rule"]
+        );
+        assert_eq!(
+            names(scores_schema(), ScoreRow::sort_columns()),
+            ["call_start", "call_id", "scorecard", "criterion_no"]
         );
     }
 }

@@ -8,20 +8,22 @@ use std::path::{Path, PathBuf};
 
 use super::journal::{self, Stage, Swap};
 use super::parts::{self, part_names, partitions, read_ids, read_part, write_parts};
-use super::schema::{CALLS, SEGMENTS, TableRow};
+use super::schema::{CALLS, HITS, SCORES, SEGMENTS, TABLES, TableRow};
 use super::{CallRows, TablesOptions, create_private_dir_all, io_error, partition_of, table_dir};
 use crate::error::{Error, Result};
-use crate::model::{CallRow, SegmentRow};
+use crate::model::{CallRow, HitRow, ScoreRow, SegmentRow};
 
 /// What one commit wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommitReport {
     /// Empty when there was nothing to commit.
     pub commit_id: String,
-    /// Calls and segments committed (new or replacing).
+    /// Calls, segments, hits and scores rows committed (new or replacing).
     pub calls: usize,
     pub segments: usize,
-    /// Partition directories swapped (of both tables).
+    pub hits: usize,
+    pub scores: usize,
+    /// Partition directories swapped (of all tables).
     pub partitions: usize,
     /// Part files written.
     pub files: usize,
@@ -33,11 +35,23 @@ struct CachedPartition {
     ids: HashSet<String>,
 }
 
-/// Rows of both tables for one partition.
+/// Rows of every table for one partition.
 #[derive(Default)]
 struct PartitionRows {
     calls: Vec<CallRow>,
     segments: Vec<SegmentRow>,
+    hits: Vec<HitRow>,
+    scores: Vec<ScoreRow>,
+}
+
+impl PartitionRows {
+    /// Adds one call's rows (all of them go to the call row's partition).
+    fn push(&mut self, rows: CallRows) {
+        self.calls.push(rows.call);
+        self.segments.extend(rows.segments);
+        self.hits.extend(rows.hits);
+        self.scores.extend(rows.scores);
+    }
 }
 
 /// The single writer of `OUT/parquet/`.
@@ -86,7 +100,7 @@ impl TablesWriter {
         fs_err::create_dir_all(out_dir)?;
         let lock = lock(out_dir)?;
         journal::recover(out_dir, &options)?;
-        for table in [CALLS, SEGMENTS] {
+        for table in TABLES {
             create_private_dir_all(&table_dir(out_dir, table))?;
         }
         Ok(TablesWriter {
@@ -175,11 +189,12 @@ impl TablesWriter {
         let mut by_partition: BTreeMap<String, PartitionRows> = BTreeMap::new();
         for (_, rows) in by_id {
             report.segments += rows.segments.len();
-            let entry = by_partition
+            report.hits += rows.hits.len();
+            report.scores += rows.scores.len();
+            by_partition
                 .entry(partition_of(rows.call.call_start))
-                .or_default();
-            entry.calls.push(rows.call.clone());
-            entry.segments.extend(rows.segments.iter().cloned());
+                .or_default()
+                .push(rows.clone());
         }
         // Partitions that only lose calls: swapped first, so a call moving
         // to another date is briefly in neither, never in both.
@@ -194,9 +209,13 @@ impl TablesWriter {
         let stage = Stage::create(&self.out_dir)?;
         let mut swaps = Vec::new();
         let order = losing.into_iter().map(|p| (p, PartitionRows::default()));
+        // Every table of a partition is staged, even one the batch has no
+        // rows for: a replaced call's old hits and scores must go too.
         for (p, rows) in order.chain(by_partition) {
             swaps.extend(self.stage_table(&stage, &p, rows.calls, &ids)?);
             swaps.extend(self.stage_table(&stage, &p, rows.segments, &ids)?);
+            swaps.extend(self.stage_table(&stage, &p, rows.hits, &ids)?);
+            swaps.extend(self.stage_table(&stage, &p, rows.scores, &ids)?);
         }
         report.commit_id = stage.id.clone();
         report.partitions = swaps.len();
@@ -239,7 +258,7 @@ impl TablesWriter {
         }))
     }
 
-    /// Replaces both tables whole with `rows` (call ids must be unique),
+    /// Replaces every table whole with `rows` (call ids must be unique),
     /// swapping `OUT/parquet` in one exchange. Rows beyond
     /// [`TablesOptions::rebuild_buffer_rows`] are spilled to staging and
     /// merged per partition at the end, so memory stays bounded by one
@@ -259,13 +278,14 @@ impl TablesWriter {
         for r in rows {
             report.calls += 1;
             report.segments += r.segments.len();
-            buffered += 1 + r.segments.len();
-            let entry = spill
+            report.hits += r.hits.len();
+            report.scores += r.scores.len();
+            buffered += 1 + r.segments.len() + r.hits.len() + r.scores.len();
+            spill
                 .buffer
                 .entry(partition_of(r.call.call_start))
-                .or_default();
-            entry.calls.push(r.call);
-            entry.segments.extend(r.segments);
+                .or_default()
+                .push(r);
             if buffered >= self.options.rebuild_buffer_rows {
                 spill.spill(&self.options)?;
                 buffered = 0;
@@ -308,6 +328,8 @@ impl Spill {
         for (p, rows) in std::mem::take(&mut self.buffer) {
             self.spill_table(&p, rows.calls, options)?;
             self.spill_table(&p, rows.segments, options)?;
+            self.spill_table(&p, rows.hits, options)?;
+            self.spill_table(&p, rows.scores, options)?;
         }
         Ok(())
     }
@@ -331,7 +353,7 @@ impl Spill {
     /// deletes the spill, and returns the parts relative to that dir.
     fn finish(mut self, stage: &Stage, options: &TablesOptions) -> Result<Vec<String>> {
         let root = stage.dir.join("parquet");
-        for table in [CALLS, SEGMENTS] {
+        for table in TABLES {
             create_private_dir_all(&root.join(table))?;
         }
         let mut names: BTreeSet<String> = self.buffer.keys().cloned().collect();
@@ -345,6 +367,11 @@ impl Spill {
                 (
                     SEGMENTS,
                     self.merge(&root, &p, &prefix, rows.segments, options)?,
+                ),
+                (HITS, self.merge(&root, &p, &prefix, rows.hits, options)?),
+                (
+                    SCORES,
+                    self.merge(&root, &p, &prefix, rows.scores, options)?,
                 ),
             ] {
                 files.extend(written.into_iter().map(|n| format!("{table}/{p}/{n}")));

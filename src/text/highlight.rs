@@ -41,6 +41,32 @@ pub fn find(text: &str, lang: Lang, terms: &[Term]) -> Vec<(usize, usize)> {
     out
 }
 
+/// The byte range of the first run of consecutive words of `text` that
+/// match `terms` one by one, in order: a phrase whose words may each be
+/// fuzzy (rules' `fuzzy = N`; the index has no fuzzy phrase query, so a
+/// rule finds the words with fuzzy word queries and checks their order here).
+pub fn find_phrase(text: &str, lang: Lang, terms: &[Term]) -> Option<(usize, usize)> {
+    if terms.is_empty() {
+        return None;
+    }
+    let prepared: Vec<Prepared> = terms.iter().map(|t| Prepared::new(t, lang)).collect();
+    let words: Vec<(analyze::Word, String, Vec<String>)> = analyze::words(text)
+        .into_iter()
+        .map(|w| {
+            let folded = analyze::fold(&w.text);
+            let forms = lang_forms(lang, &w.text);
+            (w, folded, forms)
+        })
+        .collect();
+    (0..words.len().saturating_sub(prepared.len() - 1)).find_map(|start| {
+        let run = &words[start..start + prepared.len()];
+        run.iter()
+            .zip(&prepared)
+            .all(|((w, folded, forms), p)| p.matches(&w.text, folded, forms))
+            .then(|| (run[0].0.from, run[run.len() - 1].0.to))
+    })
+}
+
 /// The text word's forms in the language field: its stem, or a Hebrew
 /// word and its prefix-stripped variants.
 fn lang_forms(lang: Lang, exact: &str) -> Vec<String> {

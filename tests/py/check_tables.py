@@ -17,16 +17,21 @@ What it checks (every failure is collected, then all are printed):
   src/analyze/tests.rs) has the metrics worked out by hand there;
 * the undated copy of it sits in date=__HIVE_DEFAULT_PARTITION__ with
   metrics from segment times;
+* the designed call's rule hits and scorecard results (its `analysis`
+  block, tests/fixtures/tables/designed-analysis.json) are its rows in
+  `hits` and `scores`, and the undated copy has the hits of
+  `undated_hit_rules` only (it is imported again with fewer);
 * DuckDB, pandas (pd.read_parquet) and Polars (pl.scan_parquet with
-  hive_partitioning) see the same columns and rows, and the column types of
-  docs/tables.md;
+  hive_partitioning) see the same columns and rows of all four tables, and
+  the column types of docs/tables.md;
 * the calls the pipeline made have agent_id, direction, queue and call_start
   from their file names;
-* each call appears once in calls, its segments once in segments, in the
-  partition of its call row.
+* each call appears once in calls, its segments once in segments, its
+  hits and scores beside them, all in the partition of its call row.
 
 `--expect` is a JSON file the test writes: {"calls": N, "designed_call_id":
-…, "undated_call_id": …, "undated_campaign": …, "recordings": [{"file":
+…, "undated_call_id": …, "undated_campaign": …, "undated_hit_rules": [rule,
+…], "recordings": [{"file":
 name, "direction": …, "agent_id": … or null, "customer_number": …,
 "queue": …, "wall_start": "YYYY-MM-DDTHH:MM:SS"}]}.
 """
@@ -46,6 +51,9 @@ import pyarrow.dataset as pads
 
 CALLS = "read_parquet('parquet/calls/**/*.parquet', hive_partitioning = true)"
 SEGMENTS = "read_parquet('parquet/segments/**/*.parquet', hive_partitioning = true)"
+HITS = "read_parquet('parquet/hits/**/*.parquet', hive_partitioning = true)"
+SCORES = "read_parquet('parquet/scores/**/*.parquet', hive_partitioning = true)"
+TABLES = (("calls", CALLS), ("segments", SEGMENTS), ("hits", HITS), ("scores", SCORES))
 
 # How pandas should discover the `date=` partitions (see check_readers).
 HIVE = pads.HivePartitioning.discover(infer_dictionary=False)
@@ -114,6 +122,40 @@ SEGMENTS_TYPES = {
     "words": "INTEGER",
     "date": "DATE",
 }
+HITS_TYPES = {
+    "call_id": "VARCHAR",
+    "call_start": "TIMESTAMP WITH TIME ZONE",
+    "agent_id": "VARCHAR",
+    "customer_number": "VARCHAR",
+    "rule": "VARCHAR",
+    "kind": "VARCHAR",
+    "severity": "VARCHAR",
+    "speaker": "VARCHAR",
+    "seg_no": "INTEGER",
+    "start_ms": "BIGINT",
+    "end_ms": "BIGINT",
+    "matched_text": "VARCHAR",
+    "phrase": "VARCHAR",
+    "date": "DATE",
+}
+SCORES_TYPES = {
+    "call_id": "VARCHAR",
+    "call_start": "TIMESTAMP WITH TIME ZONE",
+    "agent_id": "VARCHAR",
+    "scorecard": "VARCHAR",
+    "score": "DOUBLE",
+    "criterion_no": "INTEGER",
+    "section": "VARCHAR",
+    "criterion": "VARCHAR",
+    "weight": "DOUBLE",
+    "critical": "BOOLEAN",
+    "applicable": "BOOLEAN",
+    "passed": "BOOLEAN",
+    "evidence_ms": "BIGINT",
+    "evidence_text": "VARCHAR",
+    "date": "DATE",
+}
+TYPES = {"calls": CALLS_TYPES, "segments": SEGMENTS_TYPES, "hits": HITS_TYPES, "scores": SCORES_TYPES}
 
 # The designed call of src/analyze/tests.rs, worked out by hand there:
 # agent    [0,10) [10.5,20) [24.8,25) [30,35) [37.5,39) s
@@ -164,6 +206,29 @@ DESIGNED_SEGMENTS = [
     (2, "agent", 0, 30000, 39000, 3, "Rozmowa jest nagrywana."),
     (3, "customer", 1, 34000, 38000, 1, "Dobrze."),
 ]
+# Its analysis block (tests/fixtures/tables/designed-analysis.json) as rows,
+# in the tables' order: hits by start, then rule (the block lists them in
+# another order); scores by card name, then the card's own criterion order.
+DESIGNED_HITS = [
+    # (rule, kind, severity, speaker, seg_no, start_ms, end_ms, matched_text, phrase)
+    ("dnc-list", "dnc_listed", "high", "", None, 0, 0, "600100200",
+     "listed since 2026-10-01T08:00:00Z (call)"),
+    ("card-offer", "watchlist", "high", "agent", 0, 12000, 20000, "nowej karty", "nowa karta"),
+    ("recording-notice", "watchlist", "low", "agent", 2, 31000, 39000, "nagrywana", "nagrywana"),
+]
+DESIGNED_SCORES = [
+    # (scorecard, score, criterion_no, section, criterion, weight, critical,
+    #  applicable, passed, evidence_ms, evidence_text)
+    ("collections", None, 0, "", "mini-miranda", 1.0, True, False, False, None, None),
+    ("sales-basics", 60.0, 0, "opening", "greeting", 1.0, False, True, True, 0, "Dzień dobry"),
+    ("sales-basics", 60.0, 1, "compliance", "recording-disclosure", 2.0, True, True, True, 30000,
+     "Rozmowa jest nagrywana"),
+    ("sales-basics", 60.0, 2, "closing", "thanks", 2.0, False, True, False, None, None),
+    ("sales-basics", 60.0, 3, "closing", "retention-offer", 1.0, False, False, False, None, None),
+]
+# The rules of the designed analysis with severity high (12-hits-per-rule-day.sql).
+HIGH_RULES = {"card-offer", "dnc-list"}
+
 # The undated copy has no talk spans: metrics from segment times.
 # agent segments [0,20) + [30,39) = 29 s; customer [19,25) + [34,38) = 10 s;
 # both [19,20) + [34,38) = 5 s.
@@ -259,6 +324,32 @@ def spot_checks(results, expect):
             len(hits) == 1 and "nowej karty" in hits[0]["text"] and hits[0]["at"] == "00:00:00",
             f"08: '%karty%' did not find the designed call's first segment once: {hits}",
         )
+    if (r := results.get("11-scores-per-agent.sql")) is not None:
+        # The designed call: 2026-11-20 is in the (local) week of Monday 16th;
+        # 3 of 5 applicable weight met = 60, "thanks" the one failed.
+        week = [x for x in r if x["agent_id"] == "101" and x["local_week"] == dt.date(2026, 11, 16)]
+        sales = [x for x in week if x["scorecard"] == "sales-basics"]
+        check(
+            len(sales) == 1 and sales[0]["avg_score"] == 60.0 and sales[0]["scored_calls"] == 1
+            and sales[0]["weakest_criterion"] == "thanks" and sales[0]["zeroed_calls"] == 0,
+            f"11: agent 101's sales-basics week of 2026-11-16 is not one call scored 60 failing 'thanks': {sales}",
+        )
+        collections = [x for x in week if x["scorecard"] == "collections"]
+        check(
+            len(collections) == 1 and collections[0]["avg_score"] is None and collections[0]["not_applicable"] == 1,
+            f"11: agent 101's collections card should have applied to no call: {collections}",
+        )
+    if (r := results.get("12-hits-per-rule-day.sql")) is not None:
+        day = {(x["rule"], x["hits"], x["calls"]) for x in r if x["local_day"] == dt.date(2026, 11, 20)}
+        check(day == {("card-offer", 1, 1), ("dnc-list", 1, 1)}, f"12: high hits of 2026-11-20: {day}")
+        card = [x for x in r if x["rule"] == "card-offer" and x["local_day"] is not None]
+        check(
+            len(card) == 1 and card[0]["example_call"] == designed and card[0]["example_at"] == "00:00:12",
+            f"12: card-offer's example is not the designed call at 00:00:12: {card}",
+        )
+        undated = {x["rule"] for x in r if x["local_day"] is None}
+        want = HIGH_RULES & set(expect.get("undated_hit_rules", []))
+        check(undated == want, f"12: high hits of the undated call: {undated}, expected {want}")
     if (r := results.get("10-partitions.sql")) is not None:
         for x in r:
             check(x["duplicate_calls"] == 0, f"10: duplicate calls in a partition: {x}")
@@ -270,7 +361,8 @@ def spot_checks(results, expect):
 
 
 def check_types(con, expect):
-    for table, src, want in (("calls", CALLS, CALLS_TYPES), ("segments", SEGMENTS, SEGMENTS_TYPES)):
+    for table, src in TABLES:
+        want = TYPES[table]
         got = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
         check(
             list(got) == list(want),
@@ -321,14 +413,42 @@ def check_designed(con, expect):
             )
         n = con.execute(f"SELECT count(*) FROM {SEGMENTS} WHERE call_id = '{uid}' AND date IS NULL").fetchone()[0]
         check(n == 4, f"undated call: {n} segments in the default partition, expected 4")
-        for table in ("calls", "segments"):
+        for table in ("calls", "segments", "hits", "scores"):
             found = glob.glob(f"parquet/{table}/date=__HIVE_DEFAULT_PARTITION__/*.parquet")
             check(found, f"no parquet/{table}/date=__HIVE_DEFAULT_PARTITION__/ part for the undated call")
+        rules = sorted(r[0] for r in con.execute(f"SELECT rule FROM {HITS} WHERE call_id = '{uid}'").fetchall())
+        want = sorted(expect.get("undated_hit_rules", []))
+        check(rules == want, f"undated call's hits: {rules}, expected {want} (imported again with these only)")
+    check_designed_analysis(con, cid)
+
+
+def check_designed_analysis(con, cid):
+    """The designed call's analysis block, as rows of `hits` and `scores`."""
+    hits = con.execute(
+        f"""SELECT rule, kind, severity, speaker, seg_no, start_ms, end_ms, matched_text, phrase
+            FROM {HITS} WHERE call_id = '{cid}' ORDER BY start_ms, rule"""
+    ).fetchall()
+    check(hits == DESIGNED_HITS, f"designed call's hits: {hits}, expected {DESIGNED_HITS}")
+    scores = con.execute(
+        f"""SELECT scorecard, score, criterion_no, section, criterion, weight, critical, applicable,
+                   passed, evidence_ms, evidence_text
+            FROM {SCORES} WHERE call_id = '{cid}' ORDER BY scorecard, criterion_no"""
+    ).fetchall()
+    check(scores == DESIGNED_SCORES, f"designed call's scores: {scores}, expected {DESIGNED_SCORES}")
+    for table, src in (("hits", HITS), ("scores", SCORES)):
+        facts = con.execute(
+            f"""SELECT DISTINCT agent_id, date::VARCHAR, epoch_us(call_start) FROM {src}
+                WHERE call_id = '{cid}'"""
+        ).fetchall()
+        want = [("101", "2026-11-20", 1795166100000000)]
+        check(facts == want, f"designed {table}' agent_id, date, call_start: {facts}, expected {want}")
+    numbers = con.execute(f"SELECT DISTINCT customer_number FROM {HITS} WHERE call_id = '{cid}'").fetchall()
+    check(numbers == [(None,)], f"designed hits' customer_number (none in its metadata): {numbers}")
 
 
 def check_readers(con, expect):
     """pandas and Polars see what DuckDB sees."""
-    for table, src in (("calls", CALLS), ("segments", SEGMENTS)):
+    for table, src in TABLES:
         d_cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
         d_count = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
         d_ids = sorted(r[0] for r in con.execute(f"SELECT call_id FROM {src}").fetchall())
@@ -444,6 +564,26 @@ def check_unique(con, expect):
             WHERE s.date IS DISTINCT FROM c.date"""
     ).fetchall()
     check(not moved, f"segments in another partition than their call: {moved}")
+    dup_hits = con.execute(
+        f"""SELECT call_id, rule, start_ms, count(*) FROM {HITS}
+            GROUP BY call_id, rule, start_ms, matched_text HAVING count(*) > 1"""
+    ).fetchall()
+    check(not dup_hits, f"hits appearing more than once: {dup_hits[:10]}")
+    dup_scores = con.execute(
+        f"""SELECT call_id, scorecard, criterion_no, count(*) FROM {SCORES}
+            GROUP BY call_id, scorecard, criterion_no HAVING count(*) > 1"""
+    ).fetchall()
+    check(not dup_scores, f"score rows appearing more than once: {dup_scores[:10]}")
+    for table, src in (("hits", HITS), ("scores", SCORES)):
+        orphans = con.execute(
+            f"SELECT DISTINCT call_id FROM {src} WHERE call_id NOT IN (SELECT call_id FROM {CALLS})"
+        ).fetchall()
+        check(not orphans, f"{table} of calls not in the calls table: {orphans}")
+        moved = con.execute(
+            f"""SELECT DISTINCT x.call_id FROM {src} x JOIN {CALLS} c USING (call_id)
+                WHERE x.date IS DISTINCT FROM c.date OR x.call_start IS DISTINCT FROM c.call_start"""
+        ).fetchall()
+        check(not moved, f"{table} in another partition, or with another call_start, than their call: {moved}")
     n = con.execute(f"SELECT count(*) FROM {CALLS}").fetchone()[0]
     check(n == expect["calls"], f"{n} calls in the table, expected {expect['calls']}")
 
@@ -458,7 +598,7 @@ def main():
         expect = json.load(f)
     queries = os.path.abspath(args.queries)
     os.chdir(args.out)  # the queries read 'parquet/…' relative to the output folder
-    for table in ("calls", "segments"):
+    for table, _ in TABLES:
         if not glob.glob(f"parquet/{table}/date=*/*.parquet"):
             print(f"no parquet/{table}/date=*/*.parquet under {args.out}: the tables were not written",
                   file=sys.stderr)

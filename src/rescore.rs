@@ -1,0 +1,157 @@
+//! `callsift rescore`: a pipeline's rules applied again to every stored
+//! transcript, without transcribing anything. A QA manager changes a
+//! scorecard's weights or security adds a phrase; the whole archive is
+//! judged again in minutes.
+//!
+//! Two passes over `OUT/transcripts/`: the first only collects do-not-call
+//! requests, so the listed-number check of the second sees every request
+//! whatever order the calls are read in (a call placed on Monday to a
+//! number that asked on Friday of the week before is found either way).
+//! The second judges every call, rewrites the transcripts whose findings
+//! changed (atomically), re-indexes those calls, and then the Parquet
+//! tables are rebuilt whole from the transcripts, so the hits and scores
+//! tables hold exactly what the rules say now. Running it twice gives the
+//! same transcripts, tables and export.
+
+use std::path::Path;
+
+use crate::config::PipelineFile;
+use crate::error::Result;
+use crate::index::writer::transcript_ids;
+use crate::model::{CallAnalysis, HitKind, Transcript};
+use crate::rules::RulesStage;
+use crate::sink::transcript_json::{read_transcript, transcript_path};
+
+/// What a rescore did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RescoreReport {
+    pub calls: usize,
+    /// Transcripts whose findings (or redacted text) changed and were rewritten.
+    pub changed: usize,
+    pub hits: usize,
+    pub high_severity_hits: usize,
+    pub dnc_requests: usize,
+    /// Numbers on the do-not-call export afterwards.
+    pub dnc_listed_numbers: usize,
+    pub scorecards: usize,
+    /// Transcripts that could not be read or judged: `path: reason`.
+    pub failed: Vec<String>,
+}
+
+/// Judges every transcript of `out_dir` by `pipeline`'s rules.
+pub fn rescore(out_dir: &Path, pipeline: &PipelineFile, pipeline_name: &str) -> Result<RescoreReport> {
+    let mut report = RescoreReport::default();
+    let ids = transcript_ids(out_dir)?;
+    let mut stage = RulesStage::open(pipeline, pipeline_name, out_dir)?;
+    if let Some(stage) = &mut stage {
+        for w in &stage.warnings {
+            tracing::warn!("{w}");
+        }
+        collect_requests(out_dir, &ids, stage)?;
+    }
+    let mut changed = Vec::new();
+    for id in &ids {
+        let path = transcript_path(out_dir, id);
+        let judged = read_transcript(&path).and_then(|t| judge(t, stage.as_mut()));
+        match judged {
+            Ok((t, was_changed)) => {
+                report.calls += 1;
+                if let Some(a) = &t.analysis {
+                    report.hits += a.hits.len();
+                    report.high_severity_hits += a
+                        .hits
+                        .iter()
+                        .filter(|h| h.severity == crate::model::Severity::High)
+                        .count();
+                    report.dnc_requests +=
+                        a.hits.iter().filter(|h| h.kind == HitKind::DncRequest).count();
+                    report.scorecards += a.scorecards.len();
+                }
+                if was_changed {
+                    write_transcript(&path, &t)?;
+                    changed.push(t);
+                }
+            }
+            Err(e) => {
+                tracing::error!("{e}");
+                report.failed.push(e.to_string());
+            }
+        }
+    }
+    report.changed = changed.len();
+    if let Some(stage) = &stage {
+        stage.write_export()?;
+        report.dnc_listed_numbers = stage.list().requests().count();
+    }
+    reindex(out_dir, &changed)?;
+    crate::tables::rebuild(out_dir, &pipeline.metrics)?;
+    Ok(report)
+}
+
+/// The first pass: every do-not-call request of every call into the list.
+fn collect_requests(out_dir: &Path, ids: &[String], stage: &mut RulesStage) -> Result<()> {
+    let requests_only = stage.rules().do_not_call_only();
+    if requests_only.is_empty() {
+        return Ok(());
+    }
+    for id in ids {
+        // Unreadable transcripts are reported by the second pass.
+        let Ok(mut t) = read_transcript(&transcript_path(out_dir, id)) else {
+            continue;
+        };
+        stage.redact(&mut t);
+        for hit in requests_only.judge(&t)?.analysis.hits {
+            if hit.kind == HitKind::DncRequest {
+                stage.add_request(&t, &hit);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One call judged again; whether anything stored changed.
+fn judge(mut t: Transcript, stage: Option<&mut RulesStage>) -> Result<(Transcript, bool)> {
+    let before = t.clone();
+    match stage {
+        None => t.analysis = None,
+        Some(stage) => {
+            // Redaction counts add up over runs: a text masked when it was
+            // transcribed has nothing left to mask now, and keeps its count.
+            let mut redacted = t
+                .analysis
+                .as_ref()
+                .map(|a| a.redacted.clone())
+                .unwrap_or_default();
+            for (kind, n) in stage.redact(&mut t) {
+                *redacted.entry(kind).or_insert(0) += n;
+            }
+            let judgement = stage.judge(&t)?;
+            t.analysis = Some(CallAnalysis {
+                redacted,
+                ..judgement.analysis
+            });
+        }
+    }
+    let changed = t != before;
+    Ok((t, changed))
+}
+
+fn write_transcript(path: &Path, t: &Transcript) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(t)
+        .map_err(|e| crate::Error::Other(format!("cannot serialise transcript: {e}")))?;
+    bytes.push(b'\n');
+    crate::sink::write_atomic(path, &bytes)
+}
+
+/// Replaces the changed calls in the index (their rule names, redacted text).
+fn reindex(out_dir: &Path, changed: &[Transcript]) -> Result<()> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let mut w = crate::index::IndexWriterHandle::open(out_dir, &Default::default())?;
+    for t in changed {
+        w.replace(t)?;
+    }
+    w.commit()?;
+    w.close()
+}
