@@ -79,7 +79,7 @@ pub fn rescore(out_dir: &Path, pipeline: &PipelineFile, pipeline_name: &str) -> 
         }
     }
     report.changed = changed.len();
-    if let Some(stage) = &stage {
+    if let Some(stage) = &mut stage {
         stage.write_export()?;
         report.dnc_listed_numbers = stage.list().requests().count();
     }

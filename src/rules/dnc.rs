@@ -856,7 +856,12 @@ mod tests {
         // Too short (an extension), too long, a Russian number a digit short.
         assert_eq!(n("1001", Some("PL")), None);
         assert_eq!(n("+1234 5678 9012 3456", None), None);
-        assert_eq!(n("8 916 123 45 6", Some("RU")), None);
+        assert_eq!(n("916 123 45 6", Some("RU")), None);
+        // Ten digits are a national number even when they start with 8 (812: St Petersburg).
+        assert_eq!(
+            n("812 123 45 67", Some("RU")).as_deref(),
+            Some("+78121234567")
+        );
         assert_eq!(n("+0601234567", None), None);
     }
 

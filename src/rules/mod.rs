@@ -487,16 +487,15 @@ impl CallView<'_> {
         for c in &card.criteria {
             criteria.push(self.criterion(c)?);
         }
-        let applicable: f64 = criteria
+        // A fold from +0.0: `sum` of no f64 is -0.0, which prints as "-0.0".
+        let applicable = criteria
             .iter()
             .filter(|c| c.applicable)
-            .map(|c| c.weight)
-            .sum();
-        let met: f64 = criteria
+            .fold(0.0, |a, c| a + c.weight);
+        let met = criteria
             .iter()
             .filter(|c| c.applicable && c.passed)
-            .map(|c| c.weight)
-            .sum();
+            .fold(0.0, |a, c| a + c.weight);
         let critical_failed: Vec<String> = criteria
             .iter()
             .filter(|c| c.applicable && c.critical && !c.passed)

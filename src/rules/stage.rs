@@ -21,6 +21,8 @@ pub struct RulesStage {
     /// Whether calls are checked against the do-not-call list.
     check_listed: bool,
     list: DncList,
+    /// The list gained or changed a request since the export was written.
+    dirty: bool,
     out_dir: PathBuf,
     /// Warnings from loading outside lists (bad lines), for the caller to log.
     pub warnings: Vec<String>,
@@ -46,6 +48,7 @@ impl RulesStage {
             default_country,
             check_listed: !pipeline.do_not_call.is_empty() || !pipeline.dnc_lists.is_empty(),
             list,
+            dirty: false,
             out_dir: out_dir.to_path_buf(),
             warnings,
         }))
@@ -95,8 +98,9 @@ impl RulesStage {
         Ok(judgement)
     }
 
-    /// Adds a request to the list; `false` when the call has no usable
-    /// customer number (the hit stays in the call's hits, and the caller warns).
+    /// Adds a request to the list; `false` when the list did not change (an
+    /// earlier request of the number is kept) or the call has no usable
+    /// customer number (the hit stays in the call's hits; `apply` warns).
     pub fn add_request(&mut self, t: &Transcript, hit: &crate::model::RuleHit) -> bool {
         let Some(number) = t
             .standard_metadata("customer_number")
@@ -109,7 +113,7 @@ impl RulesStage {
                 .checked_add(jiff::SignedDuration::from_millis(hit.start_ms as i64))
                 .ok()
         });
-        self.list.add(DncEntry {
+        let changed = self.list.add(DncEntry {
             number,
             listed_at,
             source: super::dnc::CALL_SOURCE.to_string(),
@@ -117,18 +121,21 @@ impl RulesStage {
             speaker: Some(hit.speaker.clone()),
             phrase: Some(hit.matched.clone()),
             at_ms: Some(hit.start_ms),
-        })
+        });
+        self.dirty |= changed;
+        changed
     }
 
     /// Writes the do-not-call export (atomic; only requests).
-    pub fn write_export(&self) -> Result<()> {
-        self.list.write_export(&self.out_dir)
+    pub fn write_export(&mut self) -> Result<()> {
+        self.list.write_export(&self.out_dir)?;
+        self.dirty = false;
+        Ok(())
     }
 
     /// Redacts and judges `t` in place, setting its `analysis`.
     pub fn apply(&mut self, t: &mut Transcript) -> Result<()> {
         let redacted = self.redact(t);
-        let before = self.list.requests().count();
         let judgement = self.judge(t)?;
         let analysis = CallAnalysis {
             redacted,
@@ -148,7 +155,7 @@ impl RulesStage {
         t.analysis = Some(analysis);
         // Written before the transcript, so a request is never only in a
         // transcript that a crash could lose.
-        if self.list.requests().count() != before {
+        if self.dirty {
             self.write_export()?;
         }
         Ok(())

@@ -923,12 +923,12 @@ mod tests {
 
     #[test]
     fn hits_and_scores_sort_by_their_documented_keys() {
-        let mut hits = vec![hit("a", 500, "b"), hit("a", 500, "a"), hit("a", 100, "z")];
+        let mut hits = [hit("a", 500, "b"), hit("a", 500, "a"), hit("a", 100, "z")];
         hits.sort_by(HitRow::sort_cmp);
         let order: Vec<(u64, &str)> = hits.iter().map(|h| (h.start_ms, h.rule.as_str())).collect();
         assert_eq!(order, [(100, "z"), (500, "a"), (500, "b")]);
         // The card's order, not the criteria's names.
-        let mut scores = vec![score(10, None), score(2, None), score(1, None)];
+        let mut scores = [score(10, None), score(2, None), score(1, None)];
         scores.sort_by(ScoreRow::sort_cmp);
         let order: Vec<u32> = scores.iter().map(|s| s.criterion_no).collect();
         assert_eq!(order, [1, 2, 10]);

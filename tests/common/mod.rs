@@ -289,3 +289,59 @@ pub fn to_8k_telephony(x16: &[f32]) -> Vec<f32> {
         })
         .collect()
 }
+
+/// (start_ms, end_ms, channel, text) of a hand-written segment.
+pub type Seg<'a> = (u64, u64, usize, &'a str);
+
+/// A hand-written stereo transcript (what comes after transcription):
+/// channel 0 is `agent`, 1 `customer`, every segment in `lang`.
+pub fn written_call(
+    call_id: &str,
+    lang: &str,
+    call_start: Option<&str>,
+    metadata: &[(&str, &str)],
+    segs: &[Seg],
+) -> callsift::model::Transcript {
+    use callsift::model::{Segment, TRANSCRIPT_SCHEMA, Transcript};
+    let speaker = |c: usize| if c == 0 { "agent" } else { "customer" }.to_string();
+    Transcript {
+        schema: TRANSCRIPT_SCHEMA.into(),
+        call_id: call_id.into(),
+        source_path: format!("/rec/{call_id}.wav"),
+        content_hash: format!("blake3:{call_id}"),
+        call_start: call_start.map(|s| s.parse().expect("timestamp")),
+        duration_ms: segs.iter().map(|s| s.1).max().unwrap_or(0) + 1_000,
+        channels: 2,
+        sample_rate_hz: 8000,
+        codec: "pcm_mulaw".into(),
+        metadata: metadata
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        metadata_source: Default::default(),
+        model: "scripted".into(),
+        languages: [("agent", lang), ("customer", lang)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        segments: segs
+            .iter()
+            .map(|&(start_ms, end_ms, channel, text)| Segment {
+                start_ms,
+                end_ms,
+                channel,
+                speaker: speaker(channel),
+                language: lang.into(),
+                text: text.into(),
+                avg_logprob: -0.2,
+                no_speech_prob: 0.01,
+            })
+            .collect(),
+        speech: Vec::new(),
+        warnings: Vec::new(),
+        pipeline: "test".into(),
+        processed_at: None,
+        processing_ms: None,
+        analysis: None,
+    }
+}
