@@ -137,6 +137,7 @@ Query syntax (words side by side must all match):
   komórka OR telefon NOT praca  operators in capitals; -word excludes too; (groups)
   exact:\"Komórki\"               only that exact form (no stemming or folding)
   speaker:customer language:ru  filters inside the query
+  rule:private_channel          only calls where that rule fired (also --rule)
 Words match inflected forms (pl, ru, en), without diacritics (zadzwonie = zadzwonię,
 ё = е), and Hebrew words behind the prefixes ו ה ב כ ל מ ש (סוד finds והסוד).
 Examples: \"не телефонный разговор\"   \"prywatnej komórki\"   zadzwonie   \"סוד מסחרי\"

@@ -7,9 +7,8 @@ use std::sync::Arc;
 
 use crate::cli::{
     Cli, Command, DateRangeArgs, EvalArgs, GroupByArg, ImportArgs, IndexCommand, ModelsCommand,
-    RescoreArgs, ReportArgs, RulesCommand, RunArgs, SearchArgs, SearchFormat, ShowArgs, SortArg,
-    TablesCommand,
-    TranscribeArgs,
+    ReportArgs, RescoreArgs, RulesCommand, RunArgs, SearchArgs, SearchFormat, ShowArgs, SortArg,
+    TablesCommand, TranscribeArgs,
 };
 use crate::config::{self, PipelineFile, Settings};
 use crate::error::{Error, Result};
@@ -124,11 +123,10 @@ fn pipeline_name(args: &TranscribeArgs) -> String {
 
 /// A pipeline file's stem (`security` for `pipelines/security.toml`), `default` without one.
 fn pipeline_name_of(path: Option<&Path>) -> String {
-    path.and_then(Path::file_stem)
-        .map_or_else(
-            || "default".to_string(),
-            |s| s.to_string_lossy().into_owned(),
-        )
+    path.and_then(Path::file_stem).map_or_else(
+        || "default".to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
 }
 
 /// Resolves flags, environment and pipeline file into [`Settings`].
@@ -480,7 +478,11 @@ fn rules(cmd: RulesCommand) -> Result<u8> {
                 } else {
                     format!(
                         "; redacts {}",
-                        p.redact.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                        p.redact
+                            .iter()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                 },
                 if p.dnc_lists.is_empty() {
@@ -612,7 +614,11 @@ fn import(args: ImportArgs) -> Result<u8> {
     fs_err::create_dir_all(&args.out)?;
     let started_at = jiff::Timestamp::now();
     let clock = std::time::Instant::now();
-    let mut sinks = sink::output_sinks(&args.out, &pipeline, &pipeline_name_of(args.pipeline.as_deref()))?;
+    let mut sinks = sink::output_sinks(
+        &args.out,
+        &pipeline,
+        &pipeline_name_of(args.pipeline.as_deref()),
+    )?;
     let mut inputs = Vec::new();
     for path in &args.files {
         let imported = import::import_file(path, format, &options).map(|mut t| {

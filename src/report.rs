@@ -55,7 +55,8 @@ pub fn alerts_line(report: &RunReport) -> Option<String> {
     if hits.is_empty() {
         return None;
     }
-    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let high: Vec<&str> = hits
         .iter()
         .filter(|(_, h)| h.severity == Severity::High)
@@ -76,13 +77,27 @@ pub fn alerts_line(report: &RunReport) -> Option<String> {
     if other > 0 {
         parts.push(plural(other, "other hit", "other hits"));
     }
-    let requests = hits.iter().filter(|(_, h)| h.kind == HitKind::DncRequest).count();
+    let requests = hits
+        .iter()
+        .filter(|(_, h)| h.kind == HitKind::DncRequest)
+        .count();
     if requests > 0 {
-        parts.push(plural(requests, "do-not-call request", "do-not-call requests"));
+        parts.push(plural(
+            requests,
+            "do-not-call request",
+            "do-not-call requests",
+        ));
     }
-    let listed = hits.iter().filter(|(_, h)| h.kind == HitKind::DncListed).count();
+    let listed = hits
+        .iter()
+        .filter(|(_, h)| h.kind == HitKind::DncListed)
+        .count();
     if listed > 0 {
-        parts.push(plural(listed, "call to a listed number", "calls to listed numbers"));
+        parts.push(plural(
+            listed,
+            "call to a listed number",
+            "calls to listed numbers",
+        ));
     }
     Some(parts.join("; "))
 }

@@ -39,7 +39,11 @@ pub struct RescoreReport {
 }
 
 /// Judges every transcript of `out_dir` by `pipeline`'s rules.
-pub fn rescore(out_dir: &Path, pipeline: &PipelineFile, pipeline_name: &str) -> Result<RescoreReport> {
+pub fn rescore(
+    out_dir: &Path,
+    pipeline: &PipelineFile,
+    pipeline_name: &str,
+) -> Result<RescoreReport> {
     let mut report = RescoreReport::default();
     let ids = transcript_ids(out_dir)?;
     let mut stage = RulesStage::open(pipeline, pipeline_name, out_dir)?;
@@ -63,8 +67,11 @@ pub fn rescore(out_dir: &Path, pipeline: &PipelineFile, pipeline_name: &str) -> 
                         .iter()
                         .filter(|h| h.severity == crate::model::Severity::High)
                         .count();
-                    report.dnc_requests +=
-                        a.hits.iter().filter(|h| h.kind == HitKind::DncRequest).count();
+                    report.dnc_requests += a
+                        .hits
+                        .iter()
+                        .filter(|h| h.kind == HitKind::DncRequest)
+                        .count();
                     report.scorecards += a.scorecards.len();
                 }
                 if was_changed {

@@ -477,3 +477,25 @@ fn compliance_recording_notice_scores_100_or_0() {
         assert_eq!(c.score, Some(0.0), "[{lang}]:\n{}", explain(c));
     }
 }
+
+/// An output folder holds the findings of one pipeline's rules (`rescore`
+/// replaces them), so a call center that wants all three puts their rule
+/// sections into one file: their names must not clash.
+#[test]
+fn the_three_rule_files_combine_into_one_pipeline() {
+    let mut all = load("compliance");
+    all.watchlist = load("security").watchlist;
+    all.scorecard.extend(load("sales-quality").scorecard);
+    let problems = all.rule_problems("");
+    assert!(problems.is_empty(), "{problems:?}");
+    let rs = RuleSet::new(&all, "all").unwrap();
+    let (lang, mut segs) = good_sales_calls().remove(0);
+    segs.push((58_000, 60_000, 1, "I proszę do mnie więcej nie dzwonić."));
+    segs.push((58_000, 60_000, 0, "Oddzwonię z prywatnej komórki."));
+    let judged = rs.judge(&call(lang, Some("outbound"), &segs)).unwrap().analysis;
+    let fired = judged.fired_rules();
+    assert_eq!(fired, ["private_channel", "stop_calling"]);
+    let cards: Vec<(&str, Option<f64>)> =
+        judged.scorecards.iter().map(|c| (c.scorecard.as_str(), c.score)).collect();
+    assert_eq!(cards, [("recording_notice", Some(100.0)), ("outbound_sales", Some(100.0))]);
+}

@@ -13,9 +13,7 @@ use std::path::Path;
 
 use callsift::config::PipelineFile;
 use callsift::index::{IndexSink, SearchIndex, WriterOptions};
-use callsift::model::{
-    HitKind, SearchFilters, SearchRequest, SearchSort, Severity, Transcript,
-};
+use callsift::model::{HitKind, SearchFilters, SearchRequest, SearchSort, Severity, Transcript};
 use callsift::rules::{RuleSet, RulesStage};
 use callsift::sink::{Sink, TranscriptJsonSink};
 use common::{Seg, written_call};
@@ -55,7 +53,12 @@ fn corpus() -> Vec<Transcript> {
             &[],
             &[
                 (1_000, 4_000, 0, "Dzień dobry, mówi Anna z Telkomu."),
-                (4_500, 9_000, 1, "Dobrze, zadzwonię z prywatnej komórki po szesnastej."),
+                (
+                    4_500,
+                    9_000,
+                    1,
+                    "Dobrze, zadzwonię z prywatnej komórki po szesnastej.",
+                ),
                 (9_500, 12_000, 0, "To jest tajemnica handlowa firmy."),
             ],
         ),
@@ -175,11 +178,7 @@ fn rules_find_what_search_finds_and_nothing_else() {
 #[test]
 fn inflected_forms_and_phrases_across_segments_fire() {
     let calls = corpus();
-    let rules = RuleSet::new(
-        &watch("личного мобильного телефона", "fuzzy = 0"),
-        "t",
-    )
-    .unwrap();
+    let rules = RuleSet::new(&watch("личного мобильного телефона", "fuzzy = 0"), "t").unwrap();
     // The phrase is longer than what was said: no hit.
     assert!(rule_places(&rules, &calls).is_empty());
     let rules = RuleSet::new(&watch("личный мобильный", ""), "t").unwrap();
@@ -225,13 +224,17 @@ fn fuzzy_phrases_allow_misheard_words_in_order_only() {
 #[test]
 fn speaker_filters_and_mono_recordings() {
     let calls = corpus();
-    let customer = RuleSet::new(&watch("tajemnica handlowa", "speaker = \"customer\""), "t").unwrap();
+    let customer =
+        RuleSet::new(&watch("tajemnica handlowa", "speaker = \"customer\""), "t").unwrap();
     let agent = RuleSet::new(&watch("tajemnica handlowa", "speaker = \"agent\""), "t").unwrap();
     assert!(rule_places(&customer, &calls).is_empty());
     assert_eq!(rule_places(&agent, &calls).len(), 1);
     let j = customer.judge(&calls[0]).unwrap();
     let why = j.rules[0].why_not.as_deref().unwrap();
-    assert!(why.contains("by customer") && why.contains("agent said"), "{why}");
+    assert!(
+        why.contains("by customer") && why.contains("agent said"),
+        "{why}"
+    );
     // A mono recording: who said it is not known, so the rule listens to all.
     let mut mono = calls[0].clone();
     mono.channels = 1;
@@ -289,8 +292,18 @@ direction = "outbound"
 
 fn sales_call(announce_at: u64, direction: &str) -> Transcript {
     let mut segs: Vec<Seg> = vec![
-        (announce_at, announce_at + 3_000, 0, "Hello, this call is recorded."),
-        (20_000, 24_000, 0, "Our offer is a new plan at a good price."),
+        (
+            announce_at,
+            announce_at + 3_000,
+            0,
+            "Hello, this call is recorded.",
+        ),
+        (
+            20_000,
+            24_000,
+            0,
+            "Our offer is a new plan at a good price.",
+        ),
         (25_000, 27_000, 1, "Sounds fine."),
         (30_000, 33_000, 0, "I will call you tomorrow at nine am."),
         (40_000, 42_000, 0, "Thank you, goodbye."),
@@ -308,7 +321,10 @@ fn sales_call(announce_at: u64, direction: &str) -> Transcript {
 #[test]
 fn scorecards_weigh_criteria_and_critical_ones_zero_the_card() {
     let rules = RuleSet::new(&pipeline(CARD), "sales").unwrap();
-    let good = rules.judge(&sales_call(1_000, "outbound")).unwrap().analysis;
+    let good = rules
+        .judge(&sales_call(1_000, "outbound"))
+        .unwrap()
+        .analysis;
     assert_eq!(good.scorecards.len(), 1);
     let card = &good.scorecards[0];
     let by = |n: &str| card.criteria.iter().find(|c| c.criterion == n).unwrap();
@@ -316,14 +332,24 @@ fn scorecards_weigh_criteria_and_critical_ones_zero_the_card() {
     assert!(!by("handled_objection").applicable);
     assert!(by("no_guarantees").passed);
     assert!(by("said_goodbye").passed, "{}", by("said_goodbye").reason);
-    assert!(by("agreed_next_call").passed, "{}", by("agreed_next_call").reason);
+    assert!(
+        by("agreed_next_call").passed,
+        "{}",
+        by("agreed_next_call").reason
+    );
     assert_eq!(card.score, Some(100.0));
     let evidence = by("recording_announced");
     assert_eq!(evidence.evidence_segment, Some(0));
-    assert_eq!(evidence.evidence_text.as_deref(), Some("this call is recorded"));
+    assert_eq!(
+        evidence.evidence_text.as_deref(),
+        Some("this call is recorded")
+    );
 
     // Announced too late: the critical criterion fails, the card is 0.
-    let late = rules.judge(&sales_call(12_000, "outbound")).unwrap().analysis;
+    let late = rules
+        .judge(&sales_call(12_000, "outbound"))
+        .unwrap()
+        .analysis;
     let card = &late.scorecards[0];
     assert_eq!(card.score, Some(0.0));
     assert_eq!(card.critical_failed, ["recording_announced"]);
@@ -350,7 +376,10 @@ fn scorecards_weigh_criteria_and_critical_ones_zero_the_card() {
     let by = |n: &str| card.criteria.iter().find(|c| c.criterion == n).unwrap();
     assert!(by("handled_objection").applicable && by("handled_objection").passed);
     assert!(!by("no_guarantees").passed);
-    assert_eq!(by("no_guarantees").evidence_text.as_deref(), Some("guaranteed profit"));
+    assert_eq!(
+        by("no_guarantees").evidence_text.as_deref(),
+        Some("guaranteed profit")
+    );
     // applicable 30+20+50+40+10+10 = 160; met 30+20+40+10 = 100.
     assert_eq!(card.score, Some(100.0 * 100.0 / 160.0));
 
@@ -381,25 +410,77 @@ fn dnc_call(id: &str, start: &str, number: &str, direction: &str, text: &str) ->
 fn do_not_call_requests_are_listed_once_and_later_calls_flagged() {
     let out = tempfile::tempdir().unwrap();
     let robinson = out.path().join("robinson.csv");
-    std::fs::write(&robinson, "# national list\n+48 700 100 200\n\nnot a number\n").unwrap();
+    std::fs::write(
+        &robinson,
+        "# national list\n+48 700 100 200\n\nnot a number\n",
+    )
+    .unwrap();
     let text = format!("dnc_lists = [{:?}]\n{DNC}", robinson.display().to_string());
     let p = pipeline(&text);
-    let mut stage = RulesStage::open(&p, "compliance", out.path()).unwrap().unwrap();
+    let mut stage = RulesStage::open(&p, "compliance", out.path())
+        .unwrap()
+        .unwrap();
     assert_eq!(stage.warnings.len(), 1, "{:?}", stage.warnings);
-    assert!(stage.warnings[0].contains("robinson.csv:4"), "{:?}", stage.warnings);
+    assert!(
+        stage.warnings[0].contains("robinson.csv:4"),
+        "{:?}",
+        stage.warnings
+    );
     let mut calls = vec![
-        dnc_call("d001", "2026-11-02T09:00:00Z", "601 234 567", "outbound", "Proszę do mnie więcej nie dzwonić!"),
-        dnc_call("d002", "2026-11-03T09:00:00Z", "+48601234567", "outbound", "Mówiłem, proszę do mnie więcej nie dzwonić."),
-        dnc_call("d003", "2026-11-04T09:00:00Z", "0048 601-234-567", "outbound", "Słucham?"),
-        dnc_call("d004", "2026-11-04T10:00:00Z", "601234567", "inbound", "Dzwonię w sprawie faktury."),
-        dnc_call("d005", "2026-11-01T09:00:00Z", "601234567", "outbound", "Słucham?"),
-        dnc_call("d006", "2026-11-05T09:00:00Z", "700100200", "outbound", "Tak?"),
+        dnc_call(
+            "d001",
+            "2026-11-02T09:00:00Z",
+            "601 234 567",
+            "outbound",
+            "Proszę do mnie więcej nie dzwonić!",
+        ),
+        dnc_call(
+            "d002",
+            "2026-11-03T09:00:00Z",
+            "+48601234567",
+            "outbound",
+            "Mówiłem, proszę do mnie więcej nie dzwonić.",
+        ),
+        dnc_call(
+            "d003",
+            "2026-11-04T09:00:00Z",
+            "0048 601-234-567",
+            "outbound",
+            "Słucham?",
+        ),
+        dnc_call(
+            "d004",
+            "2026-11-04T10:00:00Z",
+            "601234567",
+            "inbound",
+            "Dzwonię w sprawie faktury.",
+        ),
+        dnc_call(
+            "d005",
+            "2026-11-01T09:00:00Z",
+            "601234567",
+            "outbound",
+            "Słucham?",
+        ),
+        dnc_call(
+            "d006",
+            "2026-11-05T09:00:00Z",
+            "700100200",
+            "outbound",
+            "Tak?",
+        ),
     ];
     for t in &mut calls {
         stage.apply(t).unwrap();
     }
     let kinds = |t: &Transcript| -> Vec<HitKind> {
-        t.analysis.as_ref().unwrap().hits.iter().map(|h| h.kind).collect()
+        t.analysis
+            .as_ref()
+            .unwrap()
+            .hits
+            .iter()
+            .map(|h| h.kind)
+            .collect()
     };
     assert_eq!(kinds(&calls[0]), [HitKind::DncRequest]);
     // Asked again after being listed: a request, and a call that should not have been made.
@@ -408,23 +489,47 @@ fn do_not_call_requests_are_listed_once_and_later_calls_flagged() {
     let listed = &calls[2].analysis.as_ref().unwrap().hits[0];
     assert_eq!(listed.severity, Severity::High);
     assert_eq!(listed.matched, "+48601234567");
-    assert!(kinds(&calls[3]).is_empty(), "inbound: the customer called us");
+    assert!(
+        kinds(&calls[3]).is_empty(),
+        "inbound: the customer called us"
+    );
     assert!(kinds(&calls[4]).is_empty(), "before the request");
-    assert_eq!(kinds(&calls[5]), [HitKind::DncListed], "on the outside list");
+    assert_eq!(
+        kinds(&calls[5]),
+        [HitKind::DncListed],
+        "on the outside list"
+    );
     let export = std::fs::read_to_string(out.path().join("exports/do-not-call.csv")).unwrap();
     let rows: Vec<&str> = export.lines().skip(1).collect();
     assert_eq!(rows.len(), 1, "{export}");
-    assert!(rows[0].starts_with("+48601234567,2026-11-02T09:00:04"), "{export}");
-    assert!(rows[0].contains("d001"), "the earliest request is kept: {export}");
+    assert!(
+        rows[0].starts_with("+48601234567,2026-11-02T09:00:04"),
+        "{export}"
+    );
+    assert!(
+        rows[0].contains("d001"),
+        "the earliest request is kept: {export}"
+    );
 
     // A new stage (the next night) keeps the entry and adds a new one.
-    let mut stage = RulesStage::open(&p, "compliance", out.path()).unwrap().unwrap();
-    let mut t = dnc_call("d007", "2026-11-06T09:00:00Z", "+7 916 123-45-67", "outbound", "Больше не звоните мне!");
+    let mut stage = RulesStage::open(&p, "compliance", out.path())
+        .unwrap()
+        .unwrap();
+    let mut t = dnc_call(
+        "d007",
+        "2026-11-06T09:00:00Z",
+        "+7 916 123-45-67",
+        "outbound",
+        "Больше не звоните мне!",
+    );
     t.segments[1].language = "ru".into();
     stage.apply(&mut t).unwrap();
     let export = std::fs::read_to_string(out.path().join("exports/do-not-call.csv")).unwrap();
     assert_eq!(export.lines().count(), 3, "{export}");
-    assert!(export.contains("+79161234567") && export.contains("+48601234567"), "{export}");
+    assert!(
+        export.contains("+79161234567") && export.contains("+48601234567"),
+        "{export}"
+    );
 }
 
 #[test]
@@ -438,16 +543,27 @@ fn redaction_masks_checked_numbers_before_anything_is_written() {
         Some("2026-11-02T09:00:00Z"),
         &[],
         &[
-            (1_000, 4_000, 1, "Numer karty 4111 1111 1111 1111, dziękuję."),
+            (
+                1_000,
+                4_000,
+                1,
+                "Numer karty 4111 1111 1111 1111, dziękuję.",
+            ),
             (5_000, 8_000, 1, "A ten 4111 1111 1111 1112 to nie karta."),
-            (9_000, 12_000, 1, "PESEL 44051401359, telefon sześć zero jeden dwa trzy cztery pięć sześć siedem."),
+            (
+                9_000,
+                12_000,
+                1,
+                "PESEL 44051401359, telefon sześć zero jeden dwa trzy cztery pięć sześć siedem.",
+            ),
         ],
     );
     let stored = callsift::sink::feed(&mut sinks, t).unwrap();
     for s in sinks.iter_mut() {
         s.finish().unwrap();
     }
-    let file = std::fs::read_to_string(out.path().join("transcripts/eeee0000000000000001.json")).unwrap();
+    let file =
+        std::fs::read_to_string(out.path().join("transcripts/eeee0000000000000001.json")).unwrap();
     assert!(!file.contains("4111 1111 1111 1111"), "{file}");
     assert!(file.contains("Numer karty [card], dziękuję."), "{file}");
     assert!(!file.contains("44051401359"), "{file}");
@@ -506,7 +622,9 @@ name = "qa"
   speaker = "boss"
   any = ["hello"]
 "#;
-    let err = PipelineFile::parse(bad, Path::new("bad.toml")).unwrap_err().to_string();
+    let err = PipelineFile::parse(bad, Path::new("bad.toml"))
+        .unwrap_err()
+        .to_string();
     assert!(err.starts_with("bad.toml: "), "{err}");
     for part in [
         "watchlist.phrases at line 3: the phrase list is empty",
@@ -518,7 +636,9 @@ name = "qa"
         assert!(err.contains(part), "missing `{part}` in: {err}");
     }
     let unknown = "[[watchlist]]\nname = \"a\"\nphrase = [\"x\"]\n";
-    let err = PipelineFile::parse(unknown, Path::new("u.toml")).unwrap_err().to_string();
+    let err = PipelineFile::parse(unknown, Path::new("u.toml"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("phrase") && err.contains("line 3"), "{err}");
 }
 
@@ -584,9 +704,16 @@ fn import_with_rules_writes_alerts_tables_and_rule_names_and_rescore_is_idempote
     assert_eq!(runs.len(), 1);
     let csv = std::fs::read_to_string(runs[0].path().join("alerts.csv")).unwrap();
     assert_eq!(csv.lines().count(), 6, "{csv}");
-    assert!(csv.lines().nth(1).unwrap().starts_with("high,private_channel,watchlist,"), "{csv}");
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("high,private_channel,watchlist,"),
+        "{csv}"
+    );
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(runs[0].path().join("alerts.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(runs[0].path().join("alerts.json")).unwrap())
+            .unwrap();
     assert_eq!(json.as_array().unwrap().len(), 5);
 
     // search --rule: only calls where the rule fired.
@@ -594,7 +721,13 @@ fn import_with_rules_writes_alerts_tables_and_rule_names_and_rescore_is_idempote
         let o = common::bin()
             .args(["search", "--out"])
             .arg(&out)
-            .args(["--rule", rule, "--format", "csv", "dzień OR безопасности OR personal OR סוד"])
+            .args([
+                "--rule",
+                rule,
+                "--format",
+                "csv",
+                "dzień OR безопасности OR personal OR סוד",
+            ])
             .assert()
             .success();
         String::from_utf8_lossy(&o.get_output().stdout).into_owned()
@@ -602,14 +735,21 @@ fn import_with_rules_writes_alerts_tables_and_rule_names_and_rescore_is_idempote
     let private = search("private_channel");
     assert_eq!(private.lines().count(), 1 + 3, "{private}");
     let secrets = search("trade_secrets");
-    assert!(secrets.contains("סוד") && secrets.contains("Dzień dobry"), "{secrets}");
+    assert!(
+        secrets.contains("סוד") && secrets.contains("Dzień dobry"),
+        "{secrets}"
+    );
     assert!(!secrets.contains("personal"), "{secrets}");
 
     let hits = callsift::tables::read_hits(&out).unwrap();
     assert_eq!(hits.len(), 5);
     let scores = callsift::tables::read_scores(&out).unwrap();
     assert_eq!(scores.len(), 5, "one card with one criterion per call");
-    assert_eq!(scores.iter().filter(|s| s.passed).count(), 1, "only the Polish call greets");
+    assert_eq!(
+        scores.iter().filter(|s| s.passed).count(),
+        1,
+        "only the Polish call greets"
+    );
 
     // Rescore with the same rules changes nothing; twice gives the same bytes.
     let snapshot = |dir: &Path| -> Vec<(String, Vec<u8>)> {
@@ -617,7 +757,12 @@ fn import_with_rules_writes_alerts_tables_and_rule_names_and_rescore_is_idempote
             .into_iter()
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().is_file())
-            .map(|e| (e.path().display().to_string(), std::fs::read(e.path()).unwrap()))
+            .map(|e| {
+                (
+                    e.path().display().to_string(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
             .collect();
         files.sort();
         files
@@ -640,7 +785,13 @@ fn import_with_rules_writes_alerts_tables_and_rule_names_and_rescore_is_idempote
 
     // Changed rules: the private-channel watchlist is gone from every output.
     let fewer = work.path().join("fewer.toml");
-    std::fs::write(&fewer, SECURITY.replace("name = \"private_channel\"", "name = \"private\"").replace("\"personal mobile\"", "\"nothing said\"")).unwrap();
+    std::fs::write(
+        &fewer,
+        SECURITY
+            .replace("name = \"private_channel\"", "name = \"private\"")
+            .replace("\"personal mobile\"", "\"nothing said\""),
+    )
+    .unwrap();
     rescore(&fewer);
     let after = snapshot(&out);
     rescore(&fewer);
@@ -666,15 +817,29 @@ fn rules_test_explains_what_fired_and_what_did_not() {
         .assert()
         .success();
     let text = String::from_utf8_lossy(&o.get_output().stdout).into_owned();
-    assert!(text.contains("FIRED  private_channel (watchlist, high): 1 time"), "{text}");
+    assert!(
+        text.contains("FIRED  private_channel (watchlist, high): 1 time"),
+        "{text}"
+    );
     assert!(text.contains("«личного мобильного»"), "{text}");
-    assert!(text.contains("trade_secrets (watchlist): not fired: none of its 2 phrases"), "{text}");
+    assert!(
+        text.contains("trade_secrets (watchlist): not fired: none of its 2 phrases"),
+        "{text}"
+    );
     assert!(text.contains("scorecard qa: 0.0/100"), "{text}");
     assert!(text.contains("NO  opening / greeting"), "{text}");
 
     let bad = work.path().join("bad.toml");
-    std::fs::write(&bad, "[[watchlist]]\nname = \"x\"\nphrases = [\"a\"]\nfuzzy = 5\n").unwrap();
-    let o = common::bin().args(["rules", "check"]).arg(&bad).assert().code(2);
+    std::fs::write(
+        &bad,
+        "[[watchlist]]\nname = \"x\"\nphrases = [\"a\"]\nfuzzy = 5\n",
+    )
+    .unwrap();
+    let o = common::bin()
+        .args(["rules", "check"])
+        .arg(&bad)
+        .assert()
+        .code(2);
     let err = String::from_utf8_lossy(&o.get_output().stderr).into_owned();
     assert!(err.contains("watchlist.fuzzy at line 4"), "{err}");
     common::bin()
@@ -682,5 +847,7 @@ fn rules_test_explains_what_fired_and_what_did_not() {
         .arg(&rules)
         .assert()
         .success()
-        .stdout(predicates::str::contains("2 watchlists, 0 do-not-call rules, 1 scorecards"));
+        .stdout(predicates::str::contains(
+            "2 watchlists, 0 do-not-call rules, 1 scorecards",
+        ));
 }

@@ -67,9 +67,9 @@ pub fn render(t: &Transcript, j: &Judgement) -> String {
         }
     }
     for card in &j.analysis.scorecards {
-        let score = card
-            .score
-            .map_or("no criterion applies".to_string(), |s| format!("{s:.1}/100"));
+        let score = card.score.map_or("no criterion applies".to_string(), |s| {
+            format!("{s:.1}/100")
+        });
         let _ = writeln!(out, "scorecard {}: {score}", card.scorecard);
         if !card.critical_failed.is_empty() {
             let _ = writeln!(

@@ -24,14 +24,14 @@ use crate::error::{Error, Result};
 use crate::index::CallIndex;
 use crate::index::query::{self, Node, WordKind};
 use crate::model::{
-    CallAnalysis, CriterionResult, HitKind, RuleHit, ScorecardResult, SearchFilters,
-    SearchRequest, SearchSort, Severity, Transcript,
+    CallAnalysis, CriterionResult, HitKind, RuleHit, ScorecardResult, SearchFilters, SearchRequest,
+    SearchSort, Severity, Transcript,
 };
 use crate::text::analyze::{self, Lang};
 use crate::text::highlight::{self, Term};
 
-pub use stage::RulesStage;
 use spec::{ANY_SPEAKER, DNC_SPEAKER, fuzzy_of, speaker_of};
+pub use stage::RulesStage;
 
 /// The rule name of a listed-number hit (a call placed to a number on the
 /// do-not-call list after it was listed).
@@ -341,8 +341,8 @@ impl CallView<'_> {
 
     /// Every place `m` matches, said by `speaker` (`any`: anyone).
     fn find(&self, m: &Matcher, speaker: &str) -> Result<Vec<Found>> {
-        let filter = (speaker != ANY_SPEAKER && !self.speaker_unknown(speaker))
-            .then(|| speaker.to_string());
+        let filter =
+            (speaker != ANY_SPEAKER && !self.speaker_unknown(speaker)).then(|| speaker.to_string());
         let req = SearchRequest {
             query: String::new(),
             exact: false,

@@ -32,11 +32,18 @@ impl RulesStage {
     /// The stage for a pipeline file, or `None` when it has no rules and no
     /// redaction. Loads the do-not-call export and the outside lists now,
     /// so a missing list file stops the run before any work.
-    pub fn open(pipeline: &PipelineFile, pipeline_name: &str, out_dir: &Path) -> Result<Option<Self>> {
+    pub fn open(
+        pipeline: &PipelineFile,
+        pipeline_name: &str,
+        out_dir: &Path,
+    ) -> Result<Option<Self>> {
         if !pipeline.has_rules() {
             return Ok(None);
         }
-        let default_country = pipeline.default_country.as_ref().map(|c| c.get_ref().clone());
+        let default_country = pipeline
+            .default_country
+            .as_ref()
+            .map(|c| c.get_ref().clone());
         let mut list = DncList::load_export(out_dir)?;
         let mut warnings = Vec::new();
         for path in &pipeline.dnc_lists {
@@ -141,7 +148,11 @@ impl RulesStage {
             redacted,
             ..judgement.analysis
         };
-        for hit in analysis.hits.iter().filter(|h| h.kind == HitKind::DncRequest) {
+        for hit in analysis
+            .hits
+            .iter()
+            .filter(|h| h.kind == HitKind::DncRequest)
+        {
             if t.standard_metadata("customer_number").is_none() {
                 let w = format!(
                     "do-not-call request `{}` at {} but the call has no customer number",

@@ -62,7 +62,11 @@ pub fn output_sinks(
 /// the call as the sinks stored it.
 pub fn feed(sinks: &mut [Box<dyn Sink>], mut transcript: Transcript) -> Result<Transcript> {
     let fail = |sink: &dyn Sink, t: &Transcript, e: crate::Error| {
-        crate::Error::Other(format!("{}: sink {} failed: {e}", t.source_path, sink.name()))
+        crate::Error::Other(format!(
+            "{}: sink {} failed: {e}",
+            t.source_path,
+            sink.name()
+        ))
     };
     for sink in sinks.iter_mut() {
         if let Err(e) = sink.prepare(&mut transcript) {
