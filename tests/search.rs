@@ -437,3 +437,40 @@ fn commits_are_batched_not_per_call() {
     ix.reload().unwrap();
     assert_eq!(places(&ix, "zadzwonie"), ["aaaa@4500", "eeee@0"]);
 }
+
+#[test]
+fn an_index_of_an_older_version_is_rebuilt_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tj = TranscriptJsonSink::new(dir.path()).unwrap();
+    let mut sink = IndexSink::open(dir.path(), &WriterOptions::default()).unwrap();
+    for t in &corpus() {
+        tj.accept(t).unwrap();
+        sink.accept(t).unwrap();
+    }
+    sink.finish().unwrap();
+    // As an older callsift left it.
+    let version = dir.path().join("index/callsift-index.json");
+    std::fs::write(&version, "{\"schema\": \"callsift.index/1\"}\n").unwrap();
+    assert!(
+        SearchIndex::open(dir.path()).is_ok(),
+        "same fields, old tag"
+    );
+    assert!(
+        callsift::index::IndexWriterHandle::open(dir.path(), &WriterOptions::default()).is_err()
+    );
+    let mut sink = IndexSink::open(dir.path(), &WriterOptions::default()).unwrap();
+    sink.finish().unwrap();
+    assert!(
+        std::fs::read_to_string(&version)
+            .unwrap()
+            .contains("callsift.index/2")
+    );
+    let ix = SearchIndex::open(dir.path()).unwrap();
+    assert_eq!(places(&ix, "zadzwonie"), ["aaaa@4500", "eeee@0"]);
+    let aside = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("index.broken"))
+        .count();
+    assert_eq!(aside, 0, "the old index is not kept beside the new one");
+}

@@ -295,7 +295,22 @@ pub struct IndexSink {
 }
 
 impl IndexSink {
+    /// Opens the index for a run. An index made by an older callsift (another
+    /// schema version) is rebuilt from the transcripts first: it is derived
+    /// data, and a nightly run should not stop on an upgrade.
     pub fn open(out_dir: &Path, options: &WriterOptions) -> Result<Self> {
+        let dir = index_dir(out_dir);
+        if dir.join("meta.json").is_file() && check_version(&dir).is_err() {
+            tracing::warn!(
+                "{}: made by another callsift version (not {INDEX_SCHEMA}); rebuilding it from the transcripts",
+                dir.display()
+            );
+            // Removed, not moved aside: it holds what was said in calls,
+            // and everything in it is in the transcripts.
+            fs_err::remove_dir_all(&dir)?;
+            let r = rebuild(out_dir, options)?;
+            tracing::info!("index rebuilt: {} calls", r.calls);
+        }
         Ok(IndexSink {
             writer: Some(IndexWriterHandle::open(out_dir, options)?),
         })
