@@ -11,6 +11,14 @@
 //! `callsift search` process. Prints one table per size with the targets
 //! and PASS/FAIL. Work folder: `target/bench-search/`, removed at the end
 //! unless `CALLSIFT_BENCH_KEEP=1`.
+//!
+//! Then the rules stage: `CALLSIFT_BENCH_RULE_CALLS` (default 2,000)
+//! generated calls judged by the shipped `pipelines/security.toml`,
+//! `sales-quality.toml` and `compliance.toml` together (each call indexed in
+//! memory and every phrase searched): milliseconds per call, and the planted
+//! watchlist phrases found, which is what a run adds per call and what
+//! `callsift rescore` costs per stored call. `CALLSIFT_BENCH_SIZES=` (empty)
+//! runs only this part.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -1167,6 +1175,7 @@ fn main() {
         fails += print_table(r, if r.segments == process_at { note } else { None });
     }
     println!();
+    rules_stage(&vocabs);
     println!(
         "{} FAIL(s); bench wall time {:.0} s; work folder {}{}",
         fails,
@@ -1176,5 +1185,71 @@ fn main() {
     );
     if !keep {
         let _ = std::fs::remove_dir_all(&work);
+    }
+}
+
+/// The rules stage's cost per call (see the module docs).
+fn rules_stage(vocabs: &[Vocab]) {
+    let calls: usize = std::env::var("CALLSIFT_BENCH_RULE_CALLS")
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(2_000);
+    if calls == 0 {
+        return;
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut pipeline = callsift::config::PipelineFile::default();
+    for name in ["security", "sales-quality", "compliance"] {
+        let path = root.join(format!("pipelines/{name}.toml"));
+        let p = callsift::config::PipelineFile::load(&path).expect("shipped pipeline");
+        pipeline.watchlist.extend(p.watchlist);
+        pipeline.do_not_call.extend(p.do_not_call);
+        pipeline.scorecard.extend(p.scorecard);
+    }
+    let phrases: usize = pipeline
+        .watchlist
+        .iter()
+        .map(|w| w.phrases.as_ref().map_or(0, |p| p.get_ref().len()))
+        .sum();
+    let criteria: usize = pipeline.scorecard.iter().map(|c| c.criterion.len()).sum();
+    let rules = callsift::rules::RuleSet::new(&pipeline, "bench").expect("rules");
+    // About 50 segments a call.
+    let corpus = generate(calls * 50, vocabs, 0x5eed_4a1e);
+    let started = Instant::now();
+    let mut hits = 0;
+    let mut by_rule: BTreeMap<String, usize> = BTreeMap::new();
+    let mut per_call = Vec::with_capacity(corpus.calls.len());
+    for t in &corpus.calls {
+        let t0 = Instant::now();
+        let analysis = rules.judge(t).expect("judge").analysis;
+        per_call.push(ms(t0.elapsed()));
+        hits += analysis.hits.len();
+        for h in analysis.hits {
+            *by_rule.entry(format!("{} «{}»", h.rule, h.phrase)).or_insert(0) += 1;
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    println!();
+    println!(
+        "rules stage: {} calls ({} segments) judged by {} watchlists ({phrases} phrases), {} do-not-call rules, {} scorecards ({criteria} criteria)",
+        corpus.calls.len(),
+        corpus.segments,
+        pipeline.watchlist.len(),
+        pipeline.do_not_call.len(),
+        pipeline.scorecard.len(),
+    );
+    println!(
+        "  {:.2} ms per call (p50 {:.2}, p99 {:.2}), {:.0} calls/s on one thread; {hits} hits ({} phrases planted)",
+        1000.0 * wall / corpus.calls.len() as f64,
+        percentile(&per_call, 0.5),
+        percentile(&per_call, 0.99),
+        corpus.calls.len() as f64 / wall,
+        corpus.planted.values().sum::<usize>(),
+    );
+    // Random words meet short phrases now and then: which ones, how often.
+    let mut top: Vec<(String, usize)> = by_rule.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    for (what, n) in top.iter().take(8) {
+        println!("  {n:>5}  {what}");
     }
 }

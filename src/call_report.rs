@@ -1,6 +1,8 @@
 //! `callsift report`: totals and one line per agent, day or direction over
-//! the `calls` table, as a plain-text table for a terminal and as one
-//! self-contained HTML page with two inline SVG plots.
+//! the `calls` table, then what the pipeline's rules found (`scores`: each
+//! agent's average per scorecard and the criteria most often failed;
+//! `hits`: hits per rule per day), as plain-text tables for a terminal and
+//! as one self-contained HTML page with inline SVG plots.
 //!
 //! Everything here is a pure function on rows that the caller has already
 //! loaded, so the numbers can be checked by hand in unit tests. Ratios are
@@ -8,8 +10,11 @@
 //! ratios), so a 20-second call weighs 1/90 of a 30-minute one; a value a
 //! call does not know (a mono call has no agent or customer) leaves that
 //! call out of that ratio only, and a group where no call knows it shows `-`.
+//! Scores are the exception: the average of a scorecard is the mean of the
+//! calls' card scores, each call once (the card's score is already a
+//! weighted share of its criteria).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use jiff::Timestamp;
@@ -17,7 +22,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
-use crate::model::CallRow;
+use crate::model::{CallRow, HitRow, ScoreRow};
 
 /// Group key of calls without an agent id, direction or start time.
 pub const UNKNOWN: &str = "(unknown)";
@@ -128,21 +133,109 @@ pub struct Summary {
     pub calls_without_start: usize,
     /// Agents whose ratio is known, in the order of the agent groups.
     pub agent_talk: Vec<AgentTalk>,
+    /// What the rules found; empty from [`summarize`], filled by the caller
+    /// with [`summarize_findings`] (from the other two tables).
+    pub findings: Findings,
 }
 
-/// The calls that started in `[from, to)`. With either bound given, calls
-/// without a start time are left out: nothing says they are in the range.
-pub fn filter_dates(
-    rows: Vec<CallRow>,
+/// One agent's results on one scorecard (a line of "Scores by agent").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentScore {
+    /// Agent id; [`UNKNOWN`] when missing.
+    pub agent: String,
+    pub scorecard: String,
+    /// Calls the card was judged on.
+    pub calls: usize,
+    /// Of those, calls where none of its criteria applied: the card has no
+    /// score there, and a 0 would pull the average down for nothing.
+    pub not_applicable: usize,
+    /// Mean of the other calls' card scores (0–100), each call once;
+    /// `None` when every call was not applicable.
+    pub avg_score: Option<f64>,
+    /// Calls whose score a failed critical criterion set to 0.
+    pub zeroed: usize,
+}
+
+/// How often one criterion of a scorecard failed where it applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailedCriterion {
+    pub scorecard: String,
+    pub criterion: String,
+    pub failed: usize,
+    /// Calls where the criterion applied (it counts neither way elsewhere).
+    pub applicable: usize,
+    /// `failed / applicable`.
+    pub failed_share: f64,
+}
+
+/// The hits of one rule on one local day.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleDay {
+    /// `None` for calls without a start time (shown as [`UNKNOWN`], last).
+    pub day: Option<Date>,
+    pub rule: String,
+    pub kind: String,
+    pub severity: String,
+    /// Times the rule fired: a phrase said twice is two hits.
+    pub hits: usize,
+    /// Distinct calls it fired in.
+    pub calls: usize,
+}
+
+/// What the pipeline's rules found, built by [`summarize_findings`]; all
+/// empty when the pipeline has no rules.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Findings {
+    /// Sorted by agent id ([`UNKNOWN`] last), then scorecard: an agent's
+    /// cards stay together.
+    pub scores_by_agent: Vec<AgentScore>,
+    /// Per scorecard (by name), its [`TOP_FAILED`] most failed criteria by
+    /// failures descending, then name; criteria that never failed are left out.
+    pub failed_criteria: Vec<FailedCriterion>,
+    /// Days ascending ([`UNKNOWN`] last), then hits descending, then rule.
+    pub hits_by_day: Vec<RuleDay>,
+}
+
+/// Most failed criteria listed per scorecard.
+pub const TOP_FAILED: usize = 10;
+
+/// Rows that carry their call's start, so one date filter serves every table.
+pub trait CallStart {
+    fn call_start(&self) -> Option<Timestamp>;
+}
+
+impl CallStart for CallRow {
+    fn call_start(&self) -> Option<Timestamp> {
+        self.call_start
+    }
+}
+
+impl CallStart for HitRow {
+    fn call_start(&self) -> Option<Timestamp> {
+        self.call_start
+    }
+}
+
+impl CallStart for ScoreRow {
+    fn call_start(&self) -> Option<Timestamp> {
+        self.call_start
+    }
+}
+
+/// The rows of calls that started in `[from, to)`. With either bound
+/// given, rows without a start time are left out: nothing says they are in
+/// the range.
+pub fn filter_dates<R: CallStart>(
+    rows: Vec<R>,
     from: Option<Timestamp>,
     to: Option<Timestamp>,
-) -> Vec<CallRow> {
+) -> Vec<R> {
     if from.is_none() && to.is_none() {
         return rows;
     }
     rows.into_iter()
         .filter(|r| {
-            r.call_start
+            r.call_start()
                 .is_some_and(|t| from.is_none_or(|f| t >= f) && to.is_none_or(|end| t < end))
         })
         .collect()
@@ -177,6 +270,7 @@ pub fn summarize(rows: &[CallRow], by: GroupBy, tz: &TimeZone) -> Summary {
         calls_per_day: calls_per_day(rows, tz),
         calls_without_start: rows.iter().filter(|r| r.call_start.is_none()).count(),
         agent_talk,
+        findings: Findings::default(),
     }
 }
 
@@ -253,14 +347,16 @@ impl Acc {
     }
 }
 
+/// A value trimmed; `None` when it is missing or blank.
+fn named(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
 /// The group a call belongs to; `None` when the value is missing or blank.
 fn group_key(row: &CallRow, by: GroupBy, tz: &TimeZone) -> Option<String> {
-    let named = |v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
     match by {
         GroupBy::Agent => named(&row.agent_id),
         GroupBy::Direction => named(&row.direction),
@@ -320,6 +416,150 @@ fn calls_per_day(rows: &[CallRow], tz: &TimeZone) -> Vec<DayCount> {
             Err(_) => break,
         }
     }
+    out
+}
+
+// ------------------------------------------------------------------ findings
+
+/// Scores by agent, the most failed criteria and hits per rule per day;
+/// days are local days in `tz`, as for the calls.
+pub fn summarize_findings(hits: &[HitRow], scores: &[ScoreRow], tz: &TimeZone) -> Findings {
+    Findings {
+        scores_by_agent: scores_by_agent(scores),
+        failed_criteria: failed_criteria(scores),
+        hits_by_day: hits_by_day(hits, tz),
+    }
+}
+
+/// One call's result on one scorecard, from the card's criterion rows.
+struct Card {
+    agent: Option<String>,
+    score: Option<f64>,
+    zeroed: bool,
+}
+
+/// The cards judged, by call and scorecard: a card's score is on each of
+/// its rows, and counting rows would weigh cards with more criteria more.
+fn cards(scores: &[ScoreRow]) -> BTreeMap<(&str, &str), Card> {
+    let mut cards = BTreeMap::new();
+    for r in scores {
+        let card = cards
+            .entry((r.call_id.as_str(), r.scorecard.as_str()))
+            .or_insert_with(|| Card {
+                agent: named(&r.agent_id),
+                score: r.score,
+                zeroed: false,
+            });
+        // From the criteria, not from `score == 0`: a card can also reach 0
+        // by failing every ordinary criterion.
+        card.zeroed |= r.critical && r.applicable && !r.passed;
+    }
+    cards
+}
+
+/// One [`AgentScore`] per agent and scorecard, sorted as
+/// [`Findings::scores_by_agent`] says.
+fn scores_by_agent(scores: &[ScoreRow]) -> Vec<AgentScore> {
+    #[derive(Default)]
+    struct Acc {
+        calls: usize,
+        not_applicable: usize,
+        sum: f64,
+        zeroed: usize,
+    }
+    let mut accs: BTreeMap<(bool, Option<String>, &str), Acc> = BTreeMap::new();
+    for ((_, scorecard), card) in cards(scores) {
+        // `true` sorts the unknown agent after the real ones.
+        let key = (card.agent.is_none(), card.agent, scorecard);
+        let acc = accs.entry(key).or_default();
+        acc.calls += 1;
+        match card.score {
+            Some(score) => acc.sum += score,
+            None => acc.not_applicable += 1,
+        }
+        acc.zeroed += usize::from(card.zeroed);
+    }
+    accs.into_iter()
+        .map(|((_, agent, scorecard), acc)| {
+            let scored = acc.calls - acc.not_applicable;
+            AgentScore {
+                agent: agent.unwrap_or_else(|| UNKNOWN.to_string()),
+                scorecard: scorecard.to_string(),
+                calls: acc.calls,
+                not_applicable: acc.not_applicable,
+                avg_score: (scored > 0).then(|| acc.sum / scored as f64),
+                zeroed: acc.zeroed,
+            }
+        })
+        .collect()
+}
+
+/// Each scorecard's most failed criteria, as [`Findings::failed_criteria`] says.
+fn failed_criteria(scores: &[ScoreRow]) -> Vec<FailedCriterion> {
+    // (failed, applicable) per scorecard and criterion; names are unique
+    // within a card (the pipeline check refuses a repeated one).
+    let mut counts: BTreeMap<&str, BTreeMap<&str, (usize, usize)>> = BTreeMap::new();
+    for r in scores.iter().filter(|r| r.applicable) {
+        let c = counts
+            .entry(&r.scorecard)
+            .or_default()
+            .entry(&r.criterion)
+            .or_default();
+        c.0 += usize::from(!r.passed);
+        c.1 += 1;
+    }
+    let mut out = Vec::new();
+    for (scorecard, criteria) in counts {
+        let mut card: Vec<FailedCriterion> = criteria
+            .into_iter()
+            .filter(|(_, (failed, _))| *failed > 0)
+            .map(|(criterion, (failed, applicable))| FailedCriterion {
+                scorecard: scorecard.to_string(),
+                criterion: criterion.to_string(),
+                failed,
+                applicable,
+                failed_share: failed as f64 / applicable as f64,
+            })
+            .collect();
+        // Stable: ties keep the map's order, by name.
+        card.sort_by(|a, b| b.failed.cmp(&a.failed));
+        card.truncate(TOP_FAILED);
+        out.extend(card);
+    }
+    out
+}
+
+/// Hits and distinct calls per local day, rule, kind and severity, sorted
+/// as [`Findings::hits_by_day`] says.
+fn hits_by_day(hits: &[HitRow], tz: &TimeZone) -> Vec<RuleDay> {
+    type Key<'a> = (bool, Option<Date>, &'a str, &'a str, &'a str);
+    let mut accs: BTreeMap<Key, (usize, BTreeSet<&str>)> = BTreeMap::new();
+    for h in hits {
+        let day = h.call_start.map(|t| local_day(t, tz));
+        // A rescore with a changed severity can leave one rule with two;
+        // keeping both apart shows that instead of picking one.
+        let key = (day.is_none(), day, &*h.rule, &*h.kind, &*h.severity);
+        let acc = accs.entry(key).or_default();
+        acc.0 += 1;
+        acc.1.insert(&h.call_id);
+    }
+    let mut out: Vec<RuleDay> = accs
+        .into_iter()
+        .map(|((_, day, rule, kind, severity), (hits, calls))| RuleDay {
+            day,
+            rule: rule.to_string(),
+            kind: kind.to_string(),
+            severity: severity.to_string(),
+            hits,
+            calls: calls.len(),
+        })
+        .collect();
+    // Stable: within a day and hit count, the map's order by rule stays.
+    out.sort_by(|a, b| {
+        (a.day.is_none(), a.day)
+            .cmp(&(b.day.is_none(), b.day))
+            .then(b.hits.cmp(&a.hits))
+    });
     out
 }
 
@@ -414,11 +654,36 @@ fn totals_line(summary: &Summary) -> String {
     line
 }
 
-/// The aligned plain-text report (no colour: it is also piped to files).
+/// The aligned plain-text report (no colour: it is also piped to files):
+/// the calls, then each section of findings that has rows.
 pub fn render_text(summary: &Summary) -> String {
-    if summary.totals.calls == 0 {
-        return "no calls in the range\n".to_string();
+    let mut out = if summary.totals.calls == 0 {
+        "no calls in the range\n".to_string()
+    } else {
+        calls_text(summary)
+    };
+    for section in sections(&summary.findings) {
+        let _ = writeln!(out, "\n{}", section.title);
+        let mut lines = vec![section.headers.iter().map(|h| h.to_string()).collect()];
+        lines.extend(
+            section
+                .rows
+                .iter()
+                .map(|row| row.iter().map(|c| printable(c)).collect::<Vec<_>>()),
+        );
+        let widths = column_widths(&lines);
+        for line in &lines {
+            push_aligned(&mut out, line, &widths, section.text_columns);
+        }
+        for line in section.legend {
+            let _ = writeln!(out, "{line}");
+        }
     }
+    out
+}
+
+/// The table of calls with its totals line above and legend below.
+fn calls_text(summary: &Summary) -> String {
     let mut lines: Vec<[String; 9]> = vec![headers(summary.by).map(str::to_string)];
     lines.extend(
         summary
@@ -427,25 +692,124 @@ pub fn render_text(summary: &Summary) -> String {
             .map(|g| cells(&printable(&g.key), &g.stats)),
     );
     let total = cells("(all)", &summary.totals);
-    let mut widths = [0usize; 9];
-    for line in lines.iter().chain([&total]) {
-        for (w, cell) in widths.iter_mut().zip(line) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
+    let widths = column_widths(lines.iter().chain([&total]));
     let mut out = totals_line(summary) + "\n\n";
     for line in &lines {
-        push_aligned(&mut out, line, &widths);
+        push_aligned(&mut out, line, &widths, 1);
     }
     let rule = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
     out.push_str(&"-".repeat(rule));
     out.push('\n');
-    push_aligned(&mut out, &total, &widths);
+    push_aligned(&mut out, &total, &widths, 1);
     out.push('\n');
     for line in LEGEND {
         let _ = writeln!(out, "{line}");
     }
     out
+}
+
+/// The widest cell of each column, in characters.
+fn column_widths<'a, L: AsRef<[String]> + 'a>(
+    lines: impl IntoIterator<Item = &'a L>,
+) -> Vec<usize> {
+    let mut widths: Vec<usize> = Vec::new();
+    for line in lines {
+        let line = line.as_ref();
+        widths.resize(widths.len().max(line.len()), 0);
+        for (w, cell) in widths.iter_mut().zip(line) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    widths
+}
+
+/// A table of findings, the same for both renderers (each escapes the
+/// cells its own way).
+struct Section {
+    title: &'static str,
+    headers: &'static [&'static str],
+    /// The first this many columns are text (left-aligned), the rest numbers.
+    text_columns: usize,
+    rows: Vec<Vec<String>>,
+    legend: &'static [&'static str],
+    /// The section's SVG above its table in the HTML page, if it has one.
+    plot: Option<fn(&Findings) -> String>,
+}
+
+/// The sections of findings that have rows, in the order they are shown.
+fn sections(f: &Findings) -> Vec<Section> {
+    let sections = [
+        Section {
+            title: "Scores by agent",
+            headers: &["agent", "scorecard", "calls", "n/a", "avg score", "zeroed"],
+            text_columns: 2,
+            rows: f.scores_by_agent.iter().map(score_cells).collect(),
+            legend: &[
+                "calls = calls the scorecard was judged on; n/a = calls where none of its criteria",
+                "applied (no score, not averaged); avg score = mean of the other calls' scores",
+                "(0-100, each call once); zeroed = calls a failed critical criterion set to 0",
+            ],
+            plot: Some(|f| svg_scores(&f.scores_by_agent)),
+        },
+        Section {
+            title: "Criteria most often failed",
+            headers: &["scorecard", "criterion", "failed", "applicable", "failed %"],
+            text_columns: 2,
+            rows: f.failed_criteria.iter().map(failed_cells).collect(),
+            legend: &[
+                "top 10 per scorecard; applicable = calls where the criterion applied;",
+                "failed % = failed / applicable",
+            ],
+            plot: None,
+        },
+        Section {
+            title: "Rule hits by day",
+            headers: &["day", "rule", "kind", "severity", "hits", "calls"],
+            text_columns: 4,
+            rows: f.hits_by_day.iter().map(hit_cells).collect(),
+            legend: &[
+                "day = local day of the call's start; hits = times the rule fired (a phrase said",
+                "twice is two); calls = calls it fired in",
+            ],
+            plot: None,
+        },
+    ];
+    sections
+        .into_iter()
+        .filter(|s| !s.rows.is_empty())
+        .collect()
+}
+
+fn score_cells(a: &AgentScore) -> Vec<String> {
+    vec![
+        a.agent.clone(),
+        a.scorecard.clone(),
+        a.calls.to_string(),
+        a.not_applicable.to_string(),
+        decimals(a.avg_score, 1),
+        a.zeroed.to_string(),
+    ]
+}
+
+fn failed_cells(c: &FailedCriterion) -> Vec<String> {
+    vec![
+        c.scorecard.clone(),
+        c.criterion.clone(),
+        c.failed.to_string(),
+        c.applicable.to_string(),
+        pct(Some(c.failed_share)),
+    ]
+}
+
+fn hit_cells(h: &RuleDay) -> Vec<String> {
+    vec![
+        h.day.map_or_else(|| UNKNOWN.to_string(), |d| d.to_string()),
+        h.rule.clone(),
+        h.kind.clone(),
+        h.severity.clone(),
+        h.hits.to_string(),
+        h.calls.to_string(),
+    ]
 }
 
 /// `s` with control characters shown as `?`: an id from a file name or
@@ -456,16 +820,19 @@ fn printable(s: &str) -> String {
         .collect()
 }
 
-/// One table line: the key left-aligned, numbers right-aligned.
-fn push_aligned(out: &mut String, cells: &[String; 9], widths: &[usize; 9]) {
+/// One table line: the first `text_columns` cells left-aligned, the
+/// numbers after them right-aligned.
+fn push_aligned(out: &mut String, cells: &[String], widths: &[usize], text_columns: usize) {
     let mut line = String::new();
     for (i, (cell, &w)) in cells.iter().zip(widths).enumerate() {
         let pad = " ".repeat(w - cell.chars().count());
-        if i == 0 {
+        if i > 0 {
+            line.push_str("  ");
+        }
+        if i < text_columns {
             line.push_str(cell);
             line.push_str(&pad);
         } else {
-            line.push_str("  ");
             line.push_str(&pad);
             line.push_str(cell);
         }
@@ -503,7 +870,8 @@ th:first-child,td:first-child{text-align:left;white-space:normal;word-break:brea
 th{background:#f3f4f6;font-weight:600}tr.all td{font-weight:600;border-top:2px solid #999}\
 .totals{font-size:1.05rem}.legend{color:#555;font-size:.9rem}\
 svg{width:100%;height:auto;display:block}svg text{font:12px system-ui,sans-serif;fill:#333}\
-.bar{fill:#3b6fb6}.grid{stroke:#ddd}.half{stroke:#c0392b;stroke-dasharray:4 3}";
+.bar{fill:#3b6fb6}.grid{stroke:#ddd}.half{stroke:#c0392b;stroke-dasharray:4 3}\
+th.t,td.t{text-align:left}";
 
 /// The report as one HTML page: no script, no external reference.
 pub fn render_html(summary: &Summary, title: &str) -> String {
@@ -538,7 +906,44 @@ pub fn render_html(summary: &Summary, title: &str) -> String {
         let _ = writeln!(out, "<h2>By {}</h2>\n{}", summary.by, html_table(summary));
         let _ = writeln!(out, "<p class=\"legend\">{}</p>", esc(&LEGEND.join("; ")));
     }
+    for section in sections(&summary.findings) {
+        let _ = writeln!(out, "<h2>{}</h2>", esc(section.title));
+        if let Some(plot) = section.plot {
+            out.push_str(&plot(&summary.findings));
+        }
+        let _ = writeln!(
+            out,
+            "{}\n<p class=\"legend\">{}</p>",
+            html_section_table(&section),
+            esc(&section.legend.join(" "))
+        );
+    }
     out.push_str("</main>\n</body>\n</html>\n");
+    out
+}
+
+/// A table of findings; text columns left-aligned like the first.
+fn html_section_table(section: &Section) -> String {
+    let class = |i: usize| {
+        if i < section.text_columns {
+            " class=\"t\""
+        } else {
+            ""
+        }
+    };
+    let mut out = String::from("<table>\n<thead><tr>");
+    for (i, h) in section.headers.iter().enumerate() {
+        let _ = write!(out, "<th{}>{}</th>", class(i), esc(h));
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for row in &section.rows {
+        out.push_str("<tr>");
+        for (i, c) in row.iter().enumerate() {
+            let _ = write!(out, "<td{}>{}</td>", class(i), esc(c));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table>");
     out
 }
 
@@ -645,65 +1050,138 @@ fn svg_calls_per_day(summary: &Summary) -> String {
     out
 }
 
-/// Longest agent id shown beside a bar; the table has the full one.
+/// Longest label (agent id) shown beside a bar; the table has the full one.
 const LABEL_CHARS: usize = 22;
-/// Layout of the agent plot: room for ids on the left, values on the right.
+/// Layout of the bar charts: room for ids on the left, values on the right.
 const AGENT_LEFT: f64 = 180.0;
 const AGENT_RIGHT: f64 = 60.0;
 const AGENT_TOP: f64 = 8.0;
 const AGENT_ROW: f64 = 24.0;
+
+/// One bar of a horizontal bar chart.
+struct HBar {
+    label: String,
+    /// Length as a share of the axis, 0–1.
+    share: f64,
+    /// The hover text.
+    title: String,
+    /// Printed after the bar.
+    value: String,
+}
 
 /// Horizontal bars, one per agent, on a 0–100 % axis with a line at 50 %.
 fn svg_agent_talk(agents: &[AgentTalk]) -> String {
     if agents.is_empty() {
         return svg_empty("no calls with both agent and customer talk time");
     }
+    let bars: Vec<HBar> = agents
+        .iter()
+        .map(|a| HBar {
+            label: a.agent.clone(),
+            share: a.talk_ratio,
+            title: format!(
+                "{}: {:.1} % of talk, {} calls",
+                a.agent,
+                a.talk_ratio * 100.0,
+                a.calls
+            ),
+            value: format!("{:.0} %", a.talk_ratio * 100.0),
+        })
+        .collect();
+    let marks = [
+        (0.0, "grid", "0 %"),
+        (0.5, "half", "50 %"),
+        (1.0, "grid", "100 %"),
+    ];
+    svg_hbars(&bars, "agent talk ratio", &marks)
+}
+
+/// Horizontal bars of each agent's average score per scorecard on a 0–100
+/// axis; lines whose every call was not applicable have no bar. Empty when
+/// no line has an average.
+fn svg_scores(scores: &[AgentScore]) -> String {
+    // The scorecard's name is only worth its room when there are several.
+    let cards: BTreeSet<&str> = scores.iter().map(|a| a.scorecard.as_str()).collect();
+    let bars: Vec<HBar> = scores
+        .iter()
+        .filter_map(|a| {
+            let avg = a.avg_score?;
+            let scored = a.calls - a.not_applicable;
+            Some(HBar {
+                label: if cards.len() > 1 {
+                    format!("{} · {}", a.agent, a.scorecard)
+                } else {
+                    a.agent.clone()
+                },
+                share: avg / 100.0,
+                title: format!(
+                    "{}, {}: average {avg:.1} over {scored} scored calls",
+                    a.agent, a.scorecard
+                ),
+                value: format!("{avg:.0}"),
+            })
+        })
+        .collect();
+    if bars.is_empty() {
+        return String::new();
+    }
+    let marks = [
+        (0.0, "grid", "0"),
+        (0.5, "grid", "50"),
+        (1.0, "grid", "100"),
+    ];
+    svg_hbars(&bars, "average score per agent", &marks) + "\n"
+}
+
+/// Horizontal bars with a vertical line and label at each of `marks`
+/// (share of the axis, CSS class, label).
+fn svg_hbars(bars: &[HBar], aria: &str, marks: &[(f64, &str, &str)]) -> String {
     let (left, top) = (AGENT_LEFT, AGENT_TOP);
     let plot_w = PLOT_W - left - AGENT_RIGHT;
-    let axis_y = top + AGENT_ROW * agents.len() as f64;
+    let axis_y = top + AGENT_ROW * bars.len() as f64;
     let mut out = format!(
-        "<svg viewBox=\"0 0 {PLOT_W} {:.0}\" role=\"img\" aria-label=\"agent talk ratio\">",
-        axis_y + 24.0
+        "<svg viewBox=\"0 0 {PLOT_W} {:.0}\" role=\"img\" aria-label=\"{}\">",
+        axis_y + 24.0,
+        esc(aria)
     );
-    for (i, a) in agents.iter().enumerate() {
-        agent_bar(&mut out, top + AGENT_ROW * i as f64, plot_w, a);
+    for (i, bar) in bars.iter().enumerate() {
+        hbar(&mut out, top + AGENT_ROW * i as f64, plot_w, bar);
     }
-    // Drawn after the bars so the 50 % line stays visible across them.
-    for (share, class) in [(0.0, "grid"), (0.5, "half"), (1.0, "grid")] {
+    // Drawn after the bars so a line at 50 % stays visible across them.
+    for &(share, class, label) in marks {
         let x = left + plot_w * share;
         let _ = write!(
             out,
             "<line class=\"{class}\" x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{top}\" y2=\"{axis_y:.1}\"/>\
-             <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{:.0} %</text>",
+             <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
             axis_y + 16.0,
-            share * 100.0
+            esc(label)
         );
     }
     out.push_str("</svg>");
     out
 }
 
-/// One agent's row at `y`: id, bar with a hover title, value.
-fn agent_bar(out: &mut String, y: f64, plot_w: f64, a: &AgentTalk) {
-    let mut label: String = a.agent.chars().take(LABEL_CHARS).collect();
-    if a.agent.chars().count() > LABEL_CHARS {
+/// One bar's row at `y`: label, bar with a hover title, value.
+fn hbar(out: &mut String, y: f64, plot_w: f64, bar: &HBar) {
+    let mut label: String = bar.label.chars().take(LABEL_CHARS).collect();
+    if bar.label.chars().count() > LABEL_CHARS {
         label.push('…');
     }
-    let width = plot_w * a.talk_ratio.clamp(0.0, 1.0);
+    let width = plot_w * bar.share.clamp(0.0, 1.0);
     let text_y = y + AGENT_ROW * 0.65;
     let _ = write!(
         out,
         "<text x=\"{label_x:.1}\" y=\"{text_y:.1}\" text-anchor=\"end\">{label}</text>\
          <rect class=\"bar\" x=\"{AGENT_LEFT}\" y=\"{bar_y:.1}\" width=\"{width:.1}\" \
-         height=\"{bar_h:.1}\"><title>{agent}: {pct:.1} % of talk, {calls} calls</title></rect>\
-         <text x=\"{value_x:.1}\" y=\"{text_y:.1}\">{pct:.0} %</text>",
+         height=\"{bar_h:.1}\"><title>{title}</title></rect>\
+         <text x=\"{value_x:.1}\" y=\"{text_y:.1}\">{value}</text>",
         label_x = AGENT_LEFT - 8.0,
         label = esc(&label),
         bar_y = y + AGENT_ROW * 0.15,
         bar_h = AGENT_ROW * 0.7,
-        agent = esc(&a.agent),
-        pct = a.talk_ratio * 100.0,
-        calls = a.calls,
+        title = esc(&bar.title),
+        value = esc(&bar.value),
         value_x = AGENT_LEFT + width + 6.0,
     );
 }

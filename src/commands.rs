@@ -570,7 +570,11 @@ fn report_calls(args: ReportArgs) -> Result<u8> {
         GroupByArg::Direction => GroupBy::Direction,
     };
     let tz = jiff::tz::TimeZone::system();
-    let summary = call_report::summarize(&rows, by, &tz);
+    let mut summary = call_report::summarize(&rows, by, &tz);
+    // The same range as the calls, by the call's start repeated in each row.
+    let hits = call_report::filter_dates(crate::tables::read_hits(&args.out)?, from, to);
+    let scores = call_report::filter_dates(crate::tables::read_scores(&args.out)?, from, to);
+    summary.findings = call_report::summarize_findings(&hits, &scores, &tz);
     audit(
         &args.out,
         "report",

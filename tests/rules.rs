@@ -851,3 +851,49 @@ fn rules_test_explains_what_fired_and_what_did_not() {
             "2 watchlists, 0 do-not-call rules, 1 scorecards",
         ));
 }
+
+#[test]
+fn fuzzy_phrases_keep_inflections_and_short_words_exact() {
+    let t = written_call(
+        "bbbb0000000000000002",
+        "pl",
+        None,
+        &[],
+        &[(0, 3_000, 1, "Zadzwonię do pana z prywatnej komurki.")],
+    );
+    // "komurki": one edit from the inflected "komórki", two from "komórka".
+    let rules = RuleSet::new(&watch("prywatna komórka", "fuzzy = 1"), "t").unwrap();
+    assert_eq!(rules.judge(&t).unwrap().analysis.hits.len(), 1);
+    let ru = written_call(
+        "bbbb0000000000000003",
+        "ru",
+        None,
+        &[],
+        &[(0, 3_000, 1, "Нет, по телефону всё скажу.")],
+    );
+    let rules = RuleSet::new(&watch("не по телефону", "fuzzy = 1"), "t").unwrap();
+    assert!(
+        rules.judge(&ru).unwrap().analysis.hits.is_empty(),
+        "«нет» is not «не»: short words take no edits"
+    );
+}
+
+#[test]
+fn directions_are_read_as_the_metadata_stage_reads_them() {
+    let rules = RuleSet::new(&pipeline(CARD), "sales").unwrap();
+    for (direction, graded) in [("OUT", true), ("out", true), ("", true), ("in", false)] {
+        let cards = rules
+            .judge(&sales_call(1_000, direction))
+            .unwrap()
+            .analysis
+            .scorecards;
+        assert_eq!(cards.len(), usize::from(graded), "direction {direction:?}");
+    }
+    let err = PipelineFile::parse(
+        "[[watchlist]]\nname = \"dnc_listed\"\nphrases = [\"x y\"]\n",
+        Path::new("r.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("listed-number check"), "{err}");
+}

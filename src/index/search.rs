@@ -426,6 +426,13 @@ fn fuzzy_query(f: &Fields, word: &str, exact: bool, distance: u8) -> Box<dyn Que
     // Hebrew words behind their prefixes live in t_he only.
     if word.chars().any(crate::text::is_hebrew_letter) {
         clauses.push(fuzzy(f.t_he, word));
+    } else {
+        // Edits on the stem too, so `komórka~1` still meets `komórki` (as
+        // the snippet's highlighting, `text::highlight`, already allows).
+        for lang in [Lang::En, Lang::Pl, Lang::Ru] {
+            let field = f.lang_field(lang).expect("analyzed language has a field");
+            clauses.push(fuzzy(field, &analyze::query_form(lang, word)));
+        }
     }
     Box::new(BooleanQuery::new(clauses))
 }

@@ -38,6 +38,9 @@ pub use stage::RulesStage;
 pub const DNC_LISTED_RULE: &str = "dnc_listed";
 /// More matches of one phrase in one call than anyone reads.
 const MAX_MATCHES: usize = 10_000;
+/// Words shorter than this in a fuzzy phrase must match without edits: one
+/// edit turns «не» into «нет» and "my" into "by".
+pub const MIN_FUZZY_CHARS: usize = 4;
 
 /// One alternative of a rule: a phrase, or a query, as compiled for search.
 #[derive(Debug, Clone)]
@@ -57,21 +60,34 @@ impl Matcher {
             let quoted = format!("\"{}\"", phrase.replace('"', " "));
             return Self::query_as(phrase, &quoted);
         }
+        let edits = |w: &str| {
+            if w.chars().count() >= MIN_FUZZY_CHARS {
+                fuzzy
+            } else {
+                0
+            }
+        };
         let node = Node::And(
             words
                 .iter()
                 .map(|w| Node::Word {
                     text: w.clone(),
                     exact: false,
-                    kind: WordKind::Fuzzy(fuzzy),
+                    kind: match edits(w) {
+                        0 => WordKind::Plain,
+                        n => WordKind::Fuzzy(n),
+                    },
                 })
                 .collect(),
         );
         let terms = words
             .iter()
-            .map(|w| Term::Fuzzy {
-                word: w.clone(),
-                distance: fuzzy,
+            .map(|w| match edits(w) {
+                0 => Term::Word(w.clone()),
+                n => Term::Fuzzy {
+                    word: w.clone(),
+                    distance: n,
+                },
             })
             .collect();
         Ok(Matcher {
@@ -91,7 +107,8 @@ impl Matcher {
             error,
         })?;
         Ok(Matcher {
-            label: label.to_string(),
+            // A multi-line query reads as one line in reasons, alerts and tables.
+            label: label.split_whitespace().collect::<Vec<_>>().join(" "),
             node,
             in_order: None,
         })
@@ -478,8 +495,15 @@ impl CallView<'_> {
     }
 
     fn card(&self, card: &Card) -> Result<Option<ScorecardResult>> {
-        if let (Some(want), Some(got)) = (&card.direction, self.t.standard_metadata("direction"))
-            && want != got
+        // `out`, `OUTBOUND`, a PBX's own words: read as the metadata stage
+        // reads them; an empty or unknown direction is graded.
+        let got = self
+            .t
+            .standard_metadata("direction")
+            .map(crate::metadata::normalize_direction)
+            .filter(|d| matches!(d.as_str(), "inbound" | "outbound" | "internal"));
+        if let (Some(want), Some(got)) = (&card.direction, got)
+            && *want != got
         {
             return Ok(None);
         }

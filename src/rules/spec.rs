@@ -188,6 +188,15 @@ pub fn check(s: &RuleSections) -> Vec<SpecError> {
     let mut unique = |key: String, name: &Spanned<String>, errors: &mut Vec<SpecError>| {
         if name.get_ref().trim().is_empty() {
             errors.push(SpecError::at(key, name, "the name is empty"));
+        } else if name.get_ref() == crate::rules::DNC_LISTED_RULE {
+            errors.push(SpecError::at(
+                key,
+                name,
+                format!(
+                    "`{}` is the name of the listed-number check's hits; choose another",
+                    name.get_ref()
+                ),
+            ));
         } else if !names.insert(name.get_ref().clone()) {
             errors.push(SpecError::at(
                 key,
