@@ -196,7 +196,8 @@ pub struct Findings {
     pub hits_by_day: Vec<RuleDay>,
 }
 
-/// Most failed criteria listed per scorecard.
+/// Most failed criteria listed per scorecard (its section's legend says
+/// the number in words).
 pub const TOP_FAILED: usize = 10;
 
 /// Rows that carry their call's start, so one date filter serves every table.
@@ -522,7 +523,7 @@ fn failed_criteria(scores: &[ScoreRow]) -> Vec<FailedCriterion> {
             })
             .collect();
         // Stable: ties keep the map's order, by name.
-        card.sort_by(|a, b| b.failed.cmp(&a.failed));
+        card.sort_by_key(|c| std::cmp::Reverse(c.failed));
         card.truncate(TOP_FAILED);
         out.extend(card);
     }
@@ -1512,5 +1513,274 @@ mod tests {
         assert_eq!(html.matches("<svg").count(), 2);
         assert!(!html.to_ascii_lowercase().contains("http"));
         assert!(!html.contains("<table"));
+    }
+
+    /// One criterion row of a scorecard on a call: `card` is its name and
+    /// score, `criterion` the name, whether critical, and `P` (passed), `F`
+    /// (failed) or `-` (not applicable).
+    fn crit(
+        call: &str,
+        agent: Option<&str>,
+        (card, score): (&str, Option<f64>),
+        (criterion, critical, result): (&str, bool, &str),
+    ) -> ScoreRow {
+        ScoreRow {
+            call_id: call.to_string(),
+            call_start: Some(ts("2025-03-30T10:00:00Z")),
+            agent_id: agent.map(str::to_string),
+            scorecard: card.to_string(),
+            score,
+            criterion_no: 0,
+            section: String::new(),
+            criterion: criterion.to_string(),
+            weight: 1.0,
+            critical,
+            applicable: result != "-",
+            passed: result == "P",
+            evidence_ms: None,
+            evidence_text: None,
+        }
+    }
+
+    /// The "sales" card (greet, disclose (critical), thanks) on six calls
+    /// and a "collections" card nothing applied to; the tests' values are
+    /// worked out by hand from these.
+    fn score_rows() -> Vec<ScoreRow> {
+        let (a1, a2) = (Some("a1"), Some("a2"));
+        let sales = |call, agent, score, [g, d, t]: [&str; 3]| {
+            [
+                ("greet", false, g),
+                ("disclose", true, d),
+                ("thanks", false, t),
+            ]
+            .map(|c| crit(call, agent, ("sales", score), c))
+        };
+        let mut rows = Vec::new();
+        rows.extend(sales("k1", a1, Some(80.0), ["P", "P", "F"]));
+        // Zeroed: the critical disclosure failed.
+        rows.extend(sales("k2", a1, Some(0.0), ["P", "F", "F"]));
+        // Nothing applied: no score, not averaged.
+        rows.extend(sales("k3", a1, None, ["-", "-", "-"]));
+        rows.extend(sales("k4", a2, Some(100.0), ["P", "P", "P"]));
+        // 0 from ordinary failures alone is not "zeroed".
+        rows.extend(sales("k5", None, Some(0.0), ["F", "-", "F"]));
+        // Judged by an older card of one criterion: one row, not three.
+        rows.push(crit("k6", a2, ("sales", Some(70.0)), ("greet", false, "P")));
+        let miranda = ("mini-miranda", true, "-");
+        rows.push(crit("k1", a1, ("collections", None), miranda));
+        rows
+    }
+
+    #[test]
+    fn scores_average_each_call_once_without_na_cards() {
+        let f = summarize_findings(&[], &score_rows(), &warsaw());
+        let lines: Vec<_> = f
+            .scores_by_agent
+            .iter()
+            .map(|a| {
+                let (agent, card) = (a.agent.as_str(), a.scorecard.as_str());
+                (
+                    agent,
+                    card,
+                    a.calls,
+                    a.not_applicable,
+                    a.avg_score,
+                    a.zeroed,
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("a1", "collections", 1, 1, None, 0),
+                // (80 + 0) / 2: k3 is counted as a call but not averaged
+                // (as a 0 it would make 26.7).
+                ("a1", "sales", 3, 1, Some(40.0), 1),
+                // (100 + 70) / 2 = 85; over rows it would be 370 / 4 = 92.5.
+                ("a2", "sales", 2, 0, Some(85.0), 0),
+                (UNKNOWN, "sales", 1, 0, Some(0.0), 0),
+            ]
+        );
+    }
+
+    #[test]
+    fn failed_criteria_by_failures_then_name_top_ten() {
+        let mut rows = score_rows();
+        // "long": twelve criteria failed once on c1, c11 a second time on c2.
+        let long = ("long", Some(0.0));
+        for i in 0..12 {
+            rows.push(crit("c1", None, long, (&format!("c{i:02}"), false, "F")));
+        }
+        rows.push(crit("c2", None, long, ("c11", false, "F")));
+        let f = summarize_findings(&[], &rows, &warsaw());
+        let got: Vec<(&str, &str, usize, usize)> = f
+            .failed_criteria
+            .iter()
+            .map(|c| (&*c.scorecard, &*c.criterion, c.failed, c.applicable))
+            .collect();
+        let mut want = vec![("long", "c11", 2, 2)];
+        let names: Vec<String> = (0..9).map(|i| format!("c{i:02}")).collect();
+        want.extend(names.iter().map(|n| ("long", n.as_str(), 1, 1)));
+        // thanks F on k1, k2, k5 of 4 applicable; the tie of disclose (k2
+        // of k1, k2, k4) and greet (k5 of 5) goes by name; collections'
+        // only criterion never applied, so it never failed.
+        want.extend([
+            ("sales", "thanks", 3, 4),
+            ("sales", "disclose", 1, 3),
+            ("sales", "greet", 1, 5),
+        ]);
+        assert_eq!(got, want);
+        let sales = &f.failed_criteria[10..];
+        assert!(close(Some(sales[0].failed_share), 0.75));
+        assert!(close(Some(sales[2].failed_share), 0.2));
+    }
+
+    /// A hit of `rule` in `call`; `kind` and `severity` follow from the rule.
+    fn hit(call: &str, start: Option<&str>, rule: &str) -> HitRow {
+        let (kind, severity) = match rule {
+            "dnc-list" => ("dnc_listed", "high"),
+            "notice" => ("watchlist", "low"),
+            _ => ("watchlist", "high"),
+        };
+        HitRow {
+            call_id: call.to_string(),
+            call_start: start.map(ts),
+            agent_id: Some("a1".to_string()),
+            customer_number: None,
+            rule: rule.to_string(),
+            kind: kind.to_string(),
+            severity: severity.to_string(),
+            speaker: "agent".to_string(),
+            seg_no: Some(0),
+            start_ms: 0,
+            end_ms: 1000,
+            matched_text: "nowa karta".to_string(),
+            phrase: "nowa karta".to_string(),
+        }
+    }
+
+    fn hit_rows() -> Vec<HitRow> {
+        // 00:30 CET on 30 March, 12:00 CEST on the 30th, 00:30 CEST on the 31st.
+        let (x1, x2, x3) = (
+            Some("2025-03-29T23:30:00Z"),
+            Some("2025-03-30T10:00:00Z"),
+            Some("2025-03-30T22:30:00Z"),
+        );
+        vec![
+            hit("x1", x1, "card-offer"),
+            hit("x1", x1, "card-offer"),
+            hit("x2", x2, "notice"),
+            hit("x2", x2, "card-offer"),
+            hit("x3", x3, "card-offer"),
+            hit("x4", None, "dnc-list"),
+        ]
+    }
+
+    #[test]
+    fn hits_per_rule_per_local_day() {
+        let f = summarize_findings(&hit_rows(), &[], &warsaw());
+        let got: Vec<(String, &str, &str, &str, usize, usize)> = f
+            .hits_by_day
+            .iter()
+            .map(|h| {
+                let day = h.day.map_or(UNKNOWN.to_string(), |d| d.to_string());
+                (day, &*h.rule, &*h.kind, &*h.severity, h.hits, h.calls)
+            })
+            .collect();
+        let day = |d: &str| d.to_string();
+        // In UTC x1's two hits would be on the 29th and x3's on the 30th.
+        assert_eq!(
+            got,
+            [
+                (day("2025-03-30"), "card-offer", "watchlist", "high", 3, 2),
+                (day("2025-03-30"), "notice", "watchlist", "low", 1, 1),
+                (day("2025-03-31"), "card-offer", "watchlist", "high", 1, 1),
+                (day(UNKNOWN), "dnc-list", "dnc_listed", "high", 1, 1),
+            ]
+        );
+        // The report's date filter applies to hits and scores by call start.
+        let from = Some(ts("2025-03-30T00:00:00Z"));
+        let to = Some(ts("2025-03-30T22:00:00Z"));
+        let kept = filter_dates(hit_rows(), from, to);
+        assert_eq!(
+            kept.iter().map(|h| &*h.call_id).collect::<Vec<_>>(),
+            ["x2", "x2"]
+        );
+        let mut scores = score_rows();
+        scores[0].call_start = Some(ts("2025-03-30T23:00:00Z"));
+        assert_eq!(filter_dates(scores, from, to).len(), score_rows().len() - 1);
+    }
+
+    #[test]
+    fn text_sections_after_the_calls() {
+        let mut s = summarize(&rows(), GroupBy::Agent, &warsaw());
+        s.findings = summarize_findings(&hit_rows(), &score_rows(), &warsaw());
+        let text = render_text(&s);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[12..14], ["", "Scores by agent"], "{text}");
+        let scores = [
+            "agent      scorecard    calls  n/a  avg score  zeroed",
+            "a1         collections      1    1          -       0",
+            "a1         sales            3    1       40.0       1",
+            "a2         sales            2    0       85.0       0",
+            "(unknown)  sales            1    0        0.0       0",
+        ];
+        assert_eq!(lines[14..19], scores, "{text}");
+        assert!(lines[19].starts_with("calls = calls the scorecard was judged on"));
+        assert_eq!(lines[22..24], ["", "Criteria most often failed"]);
+        let failed = [
+            "scorecard  criterion  failed  applicable  failed %",
+            "sales      thanks          3           4      75.0",
+            "sales      disclose        1           3      33.3",
+            "sales      greet           1           5      20.0",
+        ];
+        assert_eq!(lines[24..28], failed, "{text}");
+        assert!(lines[28].starts_with(&format!("top {TOP_FAILED} per scorecard")));
+        assert_eq!(lines[30..32], ["", "Rule hits by day"]);
+        let hits = [
+            "day         rule        kind        severity  hits  calls",
+            "2025-03-30  card-offer  watchlist   high         3      2",
+            "2025-03-30  notice      watchlist   low          1      1",
+            "2025-03-31  card-offer  watchlist   high         1      1",
+            "(unknown)   dnc-list    dnc_listed  high         1      1",
+        ];
+        assert_eq!(lines[32..37], hits, "{text}");
+        assert_eq!(lines.len(), 39);
+        // Without rules there is nothing to say about them.
+        let plain = render_text(&summarize(&rows(), GroupBy::Agent, &warsaw()));
+        assert!(!plain.contains("Scores by agent") && !plain.contains("Rule hits"));
+    }
+
+    #[test]
+    fn html_sections_escape_names_from_files() {
+        let mut hits = hit_rows();
+        hits[0].rule = "<b>offer&co</b>".to_string();
+        let mut scores = score_rows();
+        for r in scores
+            .iter_mut()
+            .filter(|r| r.agent_id.as_deref() == Some("a1"))
+        {
+            r.agent_id = Some("<i>a1</i>".to_string());
+        }
+        let mut s = summarize(&rows(), GroupBy::Agent, &warsaw());
+        s.findings = summarize_findings(&hits, &scores, &warsaw());
+        let html = render_html(&s, "rules");
+        assert!(!html.contains("<b>") && !html.contains("<i>"), "{html}");
+        assert!(html.contains("<td class=\"t\">&lt;b&gt;offer&amp;co&lt;/b&gt;</td>"));
+        // In the scores table and the bar's label and hover title.
+        assert!(html.matches("&lt;i&gt;a1&lt;/i&gt;").count() >= 3, "{html}");
+        for h2 in [
+            "Scores by agent",
+            "Criteria most often failed",
+            "Rule hits by day",
+        ] {
+            assert!(html.contains(&format!("<h2>{h2}</h2>")), "{h2}");
+        }
+        // The calls' two plots and the scores': a1's collections line has
+        // no average, so three bars of scores beside the 2 + 2 of the calls.
+        assert_eq!(html.matches("<svg").count(), 3);
+        assert_eq!(html.matches("<rect").count(), 2 + 2 + 3);
+        assert!(!html.to_ascii_lowercase().contains("http"));
+        assert!(!html.contains("url(") && !html.contains("<script"));
     }
 }

@@ -59,7 +59,7 @@ pub enum Command {
     /// Check a pipeline file's rules, or show what they find in one transcript
     #[command(subcommand)]
     Rules(RulesCommand),
-    /// Summarise calls from the tables: hours, talk ratio, interruptions, silence (--html: a page)
+    /// Summarise calls from the tables: hours, talk ratio, interruptions, silence, scores, rule hits (--html: a page)
     Report(ReportArgs),
     /// List, fetch and import whisper models
     #[command(subcommand)]

@@ -12,8 +12,15 @@
 //! tables are rebuilt whole from the transcripts, so the hits and scores
 //! tables hold exactly what the rules say now. Running it twice gives the
 //! same transcripts, tables and export.
+//!
+//! Judging a call is pure once the list is complete, so both passes judge
+//! [`CHUNK`] calls at a time on rayon's threads (one per core) and then
+//! apply the results in call-id order on this thread: the outputs are the
+//! same at any thread count.
 
 use std::path::Path;
+
+use rayon::prelude::*;
 
 use crate::config::PipelineFile;
 use crate::error::Result;
@@ -21,6 +28,9 @@ use crate::index::writer::transcript_ids;
 use crate::model::{CallAnalysis, HitKind, Transcript};
 use crate::rules::RulesStage;
 use crate::sink::transcript_json::{read_transcript, transcript_path};
+
+/// Calls judged in parallel before their results are applied.
+const CHUNK: usize = 256;
 
 /// What a rescore did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -54,34 +64,42 @@ pub fn rescore(
         collect_requests(out_dir, &ids, stage)?;
     }
     let mut changed = Vec::new();
-    for id in &ids {
-        let path = transcript_path(out_dir, id);
-        let judged = read_transcript(&path).and_then(|t| judge(t, stage.as_mut()));
-        match judged {
-            Ok((t, was_changed)) => {
-                report.calls += 1;
-                if let Some(a) = &t.analysis {
-                    report.hits += a.hits.len();
-                    report.high_severity_hits += a
-                        .hits
-                        .iter()
-                        .filter(|h| h.severity == crate::model::Severity::High)
-                        .count();
-                    report.dnc_requests += a
-                        .hits
-                        .iter()
-                        .filter(|h| h.kind == HitKind::DncRequest)
-                        .count();
-                    report.scorecards += a.scorecards.len();
+    for chunk in ids.chunks(CHUNK) {
+        let judged: Vec<(std::path::PathBuf, Result<(Transcript, bool)>)> = chunk
+            .par_iter()
+            .map(|id| {
+                let path = transcript_path(out_dir, id);
+                let judged = read_transcript(&path).and_then(|t| judge(t, stage.as_ref()));
+                (path, judged)
+            })
+            .collect();
+        for (path, judged) in judged {
+            match judged {
+                Ok((t, was_changed)) => {
+                    report.calls += 1;
+                    if let Some(a) = &t.analysis {
+                        report.hits += a.hits.len();
+                        report.high_severity_hits += a
+                            .hits
+                            .iter()
+                            .filter(|h| h.severity == crate::model::Severity::High)
+                            .count();
+                        report.dnc_requests += a
+                            .hits
+                            .iter()
+                            .filter(|h| h.kind == HitKind::DncRequest)
+                            .count();
+                        report.scorecards += a.scorecards.len();
+                    }
+                    if was_changed {
+                        write_transcript(&path, &t)?;
+                        changed.push(t);
+                    }
                 }
-                if was_changed {
-                    write_transcript(&path, &t)?;
-                    changed.push(t);
+                Err(e) => {
+                    tracing::error!("{e}");
+                    report.failed.push(e.to_string());
                 }
-            }
-            Err(e) => {
-                tracing::error!("{e}");
-                report.failed.push(e.to_string());
             }
         }
     }
@@ -101,15 +119,25 @@ fn collect_requests(out_dir: &Path, ids: &[String], stage: &mut RulesStage) -> R
     if requests_only.is_empty() {
         return Ok(());
     }
-    for id in ids {
-        // Unreadable transcripts are reported by the second pass.
-        let Ok(mut t) = read_transcript(&transcript_path(out_dir, id)) else {
-            continue;
-        };
-        stage.redact(&mut t);
-        for hit in requests_only.judge(&t)?.analysis.hits {
-            if hit.kind == HitKind::DncRequest {
-                stage.add_request(&t, &hit);
+    for chunk in ids.chunks(CHUNK) {
+        let found: Vec<Result<Option<(Transcript, Vec<crate::model::RuleHit>)>>> = chunk
+            .par_iter()
+            .map(|id| {
+                // Unreadable transcripts are reported by the second pass.
+                let Ok(mut t) = read_transcript(&transcript_path(out_dir, id)) else {
+                    return Ok(None);
+                };
+                stage.redact(&mut t);
+                let hits = requests_only.judge(&t)?.analysis.hits;
+                Ok(Some((t, hits)))
+            })
+            .collect();
+        for item in found {
+            let Some((t, hits)) = item? else {
+                continue;
+            };
+            for hit in hits.iter().filter(|h| h.kind == HitKind::DncRequest) {
+                stage.add_request(&t, hit);
             }
         }
     }
@@ -117,7 +145,7 @@ fn collect_requests(out_dir: &Path, ids: &[String], stage: &mut RulesStage) -> R
 }
 
 /// One call judged again; whether anything stored changed.
-fn judge(mut t: Transcript, stage: Option<&mut RulesStage>) -> Result<(Transcript, bool)> {
+fn judge(mut t: Transcript, stage: Option<&RulesStage>) -> Result<(Transcript, bool)> {
     let before = t.clone();
     match stage {
         None => t.analysis = None,
@@ -132,7 +160,7 @@ fn judge(mut t: Transcript, stage: Option<&mut RulesStage>) -> Result<(Transcrip
             for (kind, n) in stage.redact(&mut t) {
                 *redacted.entry(kind).or_insert(0) += n;
             }
-            let judgement = stage.judge(&t)?;
+            let judgement = stage.judge_against_list(&t)?;
             t.analysis = Some(CallAnalysis {
                 redacted,
                 ..judgement.analysis

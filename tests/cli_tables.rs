@@ -1,6 +1,7 @@
 //! `callsift import`, `report` and `tables rebuild` as a user runs them:
 //! the metadata stage on an imported file's name, the report's numbers for
-//! the designed call, the HTML page, date filters, a rebuild that matches
+//! the designed call and its scores and rule hits, the HTML page, date
+//! filters, a rebuild that matches
 //! the incremental tables, clear errors, and an import killed with SIGKILL
 //! at eight moments leaving every call once.
 
@@ -30,7 +31,24 @@ fn stdout_of(args: &[&str], out: &Path) -> String {
 /// The designed call (agent 101, 2026-11-20) and an SRT named the generic
 /// `<agent>_<number>_<date>` way (agent 207, 2026-11-21 in Warsaw).
 fn imported() -> tempfile::TempDir {
+    imported_with(false)
+}
+
+/// As [`imported`]; with `analysis`, the designed call carries the rules'
+/// findings of `tests/fixtures/tables/designed-analysis.json` (an imported
+/// callsift transcript keeps its `analysis`: this pipeline has no rules),
+/// so `hits` and `scores` have rows.
+fn imported_with(analysis: bool) -> tempfile::TempDir {
     let out = tempfile::tempdir().unwrap();
+    let mut designed = fixture("tables", "designed.json");
+    if analysis {
+        let mut t: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&designed).unwrap()).unwrap();
+        let findings = std::fs::read(fixture("tables", "designed-analysis.json")).unwrap();
+        t["analysis"] = serde_json::from_slice(&findings).unwrap();
+        designed = out.path().join("designed-analysed.json");
+        std::fs::write(&designed, serde_json::to_vec(&t).unwrap()).unwrap();
+    }
     let named = out
         .path()
         .join("agent207_48600100200_2026-11-21_10-15-00.srt");
@@ -42,7 +60,7 @@ fn imported() -> tempfile::TempDir {
         .arg(&pipeline)
         .arg("--out")
         .arg(out.path())
-        .arg(fixture("tables", "designed.json"))
+        .arg(&designed)
         .arg(&named)
         .assert()
         .success();
@@ -77,7 +95,7 @@ fn import_fills_metadata_from_the_file_name() {
 
 #[test]
 fn report_shows_the_designed_call_by_agent_and_day() {
-    let out = imported();
+    let out = imported_with(true);
     let text = stdout_of(&["report", "--by", "agent"], out.path());
     // Agent 101: talk 26.2 s of 35.2 s agent + customer = 74.4 %; silence
     // 7.5 s of 40 s = 18.8 %; 1 and 2 interruptions; 20 s monologue.
@@ -100,6 +118,81 @@ fn report_shows_the_designed_call_by_agent_and_day() {
     );
     let later = stdout_of(&["report", "--from", "2026-11-22"], out.path());
     assert!(later.contains("no calls"), "{later}");
+    // The date filter applies to the rules' findings too.
+    assert!(!later.contains("Rule hits by day"), "{later}");
+}
+
+/// The findings of `designed-analysis.json`, worked out by hand: one
+/// `sales-basics` card scored 60 (`thanks` failed, `retention-offer` did
+/// not apply), a `collections` card nothing applied to, three hits on the
+/// call's day (any time zone from UTC−9 to UTC+14 keeps 09:15 UTC on it).
+#[test]
+fn report_shows_scores_and_rule_hits() {
+    let out = imported_with(true);
+    let text = stdout_of(&["report"], out.path());
+    let section = |title: &str| -> Vec<Vec<String>> {
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines
+            .iter()
+            .position(|l| *l == title)
+            .unwrap_or_else(|| panic!("no section {title}:\n{text}"));
+        // The header, then rows up to the legend (which has `=` in it).
+        lines[start + 2..]
+            .iter()
+            .take_while(|l| !l.contains('='))
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .collect()
+    };
+    assert_eq!(
+        section("Scores by agent"),
+        [
+            ["101", "collections", "1", "1", "-", "0"],
+            ["101", "sales-basics", "1", "0", "60.0", "0"],
+        ],
+        "{text}"
+    );
+    assert_eq!(
+        section("Criteria most often failed"),
+        [["sales-basics", "thanks", "1", "1", "100.0"]],
+        "{text}"
+    );
+    assert_eq!(
+        section("Rule hits by day"),
+        [
+            ["2026-11-20", "card-offer", "watchlist", "high", "1", "1"],
+            ["2026-11-20", "dnc-list", "dnc_listed", "high", "1", "1"],
+            [
+                "2026-11-20",
+                "recording-notice",
+                "watchlist",
+                "low",
+                "1",
+                "1"
+            ],
+        ],
+        "{text}"
+    );
+    let page = out.path().join("report.html");
+    bin()
+        .args(["report", "--out"])
+        .arg(out.path())
+        .arg("--html")
+        .arg(&page)
+        .assert()
+        .success();
+    let html = std::fs::read_to_string(&page).unwrap();
+    for h2 in [
+        "Scores by agent",
+        "Criteria most often failed",
+        "Rule hits by day",
+    ] {
+        assert!(html.contains(&format!("<h2>{h2}</h2>")), "no {h2}");
+    }
+    assert!(html.contains("<td class=\"t\">recording-notice</td>"));
+    // Without rules the sections are not there at all.
+    let plain = stdout_of(&["report"], imported().path());
+    assert!(!plain.contains("Scores by agent"), "{plain}");
+    assert!(!plain.contains("Rule hits by day"), "{plain}");
 }
 
 #[test]

@@ -89,12 +89,23 @@ impl RulesStage {
 
     /// Judges a (redacted) call and adds its do-not-call requests to the list.
     pub fn judge(&mut self, t: &Transcript) -> Result<Judgement> {
-        let mut judgement = self.rules.judge(t)?;
+        let judgement = self.rules.judge(t)?;
         for hit in &judgement.analysis.hits {
             if hit.kind == HitKind::DncRequest {
                 self.add_request(t, hit);
             }
         }
+        Ok(self.with_listed_hit(t, judgement))
+    }
+
+    /// Judges a (redacted) call against the list as it is, changing nothing
+    /// (`rescore`'s second pass, whose list is complete, runs this in parallel).
+    pub fn judge_against_list(&self, t: &Transcript) -> Result<Judgement> {
+        let judgement = self.rules.judge(t)?;
+        Ok(self.with_listed_hit(t, judgement))
+    }
+
+    fn with_listed_hit(&self, t: &Transcript, mut judgement: Judgement) -> Judgement {
         if self.check_listed
             && let Some(hit) =
                 self.list
@@ -102,7 +113,7 @@ impl RulesStage {
         {
             judgement.analysis.hits.insert(0, hit);
         }
-        Ok(judgement)
+        judgement
     }
 
     /// Adds a request to the list; `false` when the list did not change (an
