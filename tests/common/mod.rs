@@ -294,7 +294,8 @@ pub fn to_8k_telephony(x16: &[f32]) -> Vec<f32> {
 pub type Seg<'a> = (u64, u64, usize, &'a str);
 
 /// A hand-written stereo transcript (what comes after transcription):
-/// channel 0 is `agent`, 1 `customer`, every segment in `lang`.
+/// channel 0 is `agent`, 1 `customer`, every segment in `lang`; the call
+/// as long as its last segment.
 pub fn written_call(
     call_id: &str,
     lang: &str,
@@ -310,7 +311,7 @@ pub fn written_call(
         source_path: format!("/rec/{call_id}.wav"),
         content_hash: format!("blake3:{call_id}"),
         call_start: call_start.map(|s| s.parse().expect("timestamp")),
-        duration_ms: segs.iter().map(|s| s.1).max().unwrap_or(0) + 1_000,
+        duration_ms: segs.iter().map(|s| s.1).max().unwrap_or(0),
         channels: 2,
         sample_rate_hz: 8000,
         codec: "pcm_mulaw".into(),
