@@ -213,31 +213,34 @@ impl RuleSet {
     /// refused bad queries, empty lists and the like).
     pub fn new(p: &crate::config::PipelineFile, pipeline_name: &str) -> Result<Self> {
         let mut rules = Vec::new();
-        for w in &p.watchlist {
-            rules.push(Rule {
-                name: w.name.get_ref().clone(),
-                kind: HitKind::Watchlist,
-                severity: w.severity,
-                speaker: speaker_of(&w.speaker, ANY_SPEAKER).to_string(),
-                matchers: matchers(
-                    w.phrases.as_ref().map(|p| p.get_ref()),
-                    w.query.as_ref().map(|q| q.get_ref()),
-                    fuzzy_of(&w.fuzzy),
-                )?,
-            });
-        }
-        for d in &p.do_not_call {
-            rules.push(Rule {
-                name: d.name.get_ref().clone(),
-                kind: HitKind::DncRequest,
-                severity: d.severity,
-                speaker: speaker_of(&d.speaker, DNC_SPEAKER).to_string(),
-                matchers: matchers(
-                    d.phrases.as_ref().map(|p| p.get_ref()),
-                    d.query.as_ref().map(|q| q.get_ref()),
-                    fuzzy_of(&d.fuzzy),
-                )?,
-            });
+        let kinds = [
+            (
+                HitKind::Watchlist,
+                &p.watchlist,
+                spec::WATCHLIST_SEVERITY,
+                ANY_SPEAKER,
+            ),
+            (
+                HitKind::DncRequest,
+                &p.do_not_call,
+                spec::DNC_SEVERITY,
+                DNC_SPEAKER,
+            ),
+        ];
+        for (kind, specs, severity, speaker) in kinds {
+            for r in specs {
+                rules.push(Rule {
+                    name: r.name.get_ref().clone(),
+                    kind,
+                    severity: r.severity.unwrap_or(severity),
+                    speaker: speaker_of(&r.speaker, speaker).to_string(),
+                    matchers: matchers(
+                        r.phrases.as_ref().map(|p| p.get_ref()),
+                        r.query.as_ref().map(|q| q.get_ref()),
+                        fuzzy_of(&r.fuzzy),
+                    )?,
+                });
+            }
         }
         let mut cards = Vec::new();
         for c in &p.scorecard {

@@ -32,22 +32,19 @@ pub fn fuzzy_of(fuzzy: &Option<Spanned<u8>>) -> u8 {
     fuzzy.as_ref().map_or(0, |f| *f.get_ref())
 }
 
-fn high() -> Severity {
-    Severity::High
-}
-
-fn medium() -> Severity {
-    Severity::Medium
-}
-
-/// `[[watchlist]]`: phrases (or a query) that raise a hit wherever said.
+/// `[[watchlist]]` (phrases or a query that raise a hit wherever said) and
+/// `[[do_not_call]]` (what a customer says to be taken off the calling
+/// list; a hit adds the call's customer number to the do-not-call export):
+/// the same keys, with other defaults (see [`WATCHLIST_SEVERITY`]).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct WatchlistSpec {
+pub struct PhraseRuleSpec {
     pub name: Spanned<String>,
-    #[serde(default = "medium")]
-    pub severity: Severity,
-    /// `agent`, `customer` (the names of `[speakers]`), or `any`.
+    /// `low`, `medium`, `high`; default [`WATCHLIST_SEVERITY`] or [`DNC_SEVERITY`].
+    #[serde(default)]
+    pub severity: Option<Severity>,
+    /// `agent`, `customer` (the names of `[speakers]`), or `any`; default
+    /// `any` for a watchlist, [`DNC_SPEAKER`] for a do-not-call rule.
     #[serde(default)]
     pub speaker: Option<Spanned<String>>,
     /// Any of these, each found as `callsift search "<phrase>"` finds it.
@@ -64,25 +61,13 @@ pub struct WatchlistSpec {
     pub description: String,
 }
 
-/// `[[do_not_call]]`: what a customer says to be taken off the calling
-/// list; a hit adds the call's customer number to the do-not-call export.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct DoNotCallSpec {
-    pub name: Spanned<String>,
-    #[serde(default = "high")]
-    pub severity: Severity,
-    #[serde(default)]
-    pub speaker: Option<Spanned<String>>,
-    #[serde(default)]
-    pub phrases: Option<Spanned<Vec<String>>>,
-    #[serde(default)]
-    pub query: Option<Spanned<String>>,
-    #[serde(default)]
-    pub fuzzy: Option<Spanned<u8>>,
-    #[serde(default)]
-    pub description: String,
-}
+pub type WatchlistSpec = PhraseRuleSpec;
+pub type DoNotCallSpec = PhraseRuleSpec;
+
+/// A watchlist hit's severity when the rule does not say.
+pub const WATCHLIST_SEVERITY: Severity = Severity::Medium;
+/// A do-not-call request's severity when the rule does not say.
+pub const DNC_SEVERITY: Severity = Severity::High;
 
 /// `[[scorecard]]`: a QA form of weighted criteria.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -214,27 +199,23 @@ pub fn check(s: &RuleSections) -> Vec<SpecError> {
             ));
         }
     };
-    for w in s.watchlists {
-        unique("watchlist.name".into(), &w.name, &mut errors);
-        let m = Matching {
-            table: "watchlist",
-            phrases: w.phrases.as_ref(),
-            query: w.query.as_ref(),
-            fuzzy: &w.fuzzy,
-        };
-        m.check(&w.name, &mut errors);
-        check_speaker("watchlist.speaker", &w.speaker, &s.speakers, &mut errors);
-    }
-    for d in s.do_not_call {
-        unique("do_not_call.name".into(), &d.name, &mut errors);
-        let m = Matching {
-            table: "do_not_call",
-            phrases: d.phrases.as_ref(),
-            query: d.query.as_ref(),
-            fuzzy: &d.fuzzy,
-        };
-        m.check(&d.name, &mut errors);
-        check_speaker("do_not_call.speaker", &d.speaker, &s.speakers, &mut errors);
+    for (table, rules) in [("watchlist", s.watchlists), ("do_not_call", s.do_not_call)] {
+        for r in rules {
+            unique(format!("{table}.name"), &r.name, &mut errors);
+            let m = Matching {
+                table,
+                phrases: r.phrases.as_ref(),
+                query: r.query.as_ref(),
+                fuzzy: &r.fuzzy,
+            };
+            m.check(&r.name, &mut errors);
+            check_speaker(
+                &format!("{table}.speaker"),
+                &r.speaker,
+                &s.speakers,
+                &mut errors,
+            );
+        }
     }
     for card in s.scorecards {
         unique("scorecard.name".into(), &card.name, &mut errors);
