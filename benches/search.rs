@@ -1225,7 +1225,9 @@ fn rules_stage(vocabs: &[Vocab]) {
         per_call.push(ms(t0.elapsed()));
         hits += analysis.hits.len();
         for h in analysis.hits {
-            *by_rule.entry(format!("{} «{}»", h.rule, h.phrase)).or_insert(0) += 1;
+            *by_rule
+                .entry(format!("{} «{}»", h.rule, h.phrase))
+                .or_insert(0) += 1;
         }
     }
     let wall = started.elapsed().as_secs_f64();

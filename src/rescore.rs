@@ -113,6 +113,10 @@ pub fn rescore(
     Ok(report)
 }
 
+/// A call read in the first pass and its do-not-call requests (`None`:
+/// unreadable, reported by the second pass).
+type Requests = Option<(Transcript, Vec<crate::model::RuleHit>)>;
+
 /// The first pass: every do-not-call request of every call into the list.
 fn collect_requests(out_dir: &Path, ids: &[String], stage: &mut RulesStage) -> Result<()> {
     let requests_only = stage.rules().do_not_call_only();
@@ -120,10 +124,9 @@ fn collect_requests(out_dir: &Path, ids: &[String], stage: &mut RulesStage) -> R
         return Ok(());
     }
     for chunk in ids.chunks(CHUNK) {
-        let found: Vec<Result<Option<(Transcript, Vec<crate::model::RuleHit>)>>> = chunk
+        let found: Vec<Result<Requests>> = chunk
             .par_iter()
             .map(|id| {
-                // Unreadable transcripts are reported by the second pass.
                 let Ok(mut t) = read_transcript(&transcript_path(out_dir, id)) else {
                     return Ok(None);
                 };

@@ -1,9 +1,9 @@
 //! `callsift import`, `report` and `tables rebuild` as a user runs them:
 //! the metadata stage on an imported file's name, the report's numbers for
 //! the designed call and its scores and rule hits, the HTML page, date
-//! filters, a rebuild that matches
-//! the incremental tables, clear errors, and an import killed with SIGKILL
-//! at eight moments leaving every call once.
+//! filters, a rebuild that matches the incremental tables, clear errors,
+//! and an import killed with SIGKILL at eight moments leaving every call
+//! once.
 
 mod common;
 
