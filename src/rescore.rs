@@ -63,9 +63,11 @@ pub fn rescore(
         }
         collect_requests(out_dir, &ids, stage)?;
     }
-    let mut changed = Vec::new();
+    // Changed calls are re-indexed as they come (never all held in memory).
+    let mut index: Option<crate::index::IndexWriterHandle> = None;
+    let mut newly_masked = false;
     for chunk in ids.chunks(CHUNK) {
-        let judged: Vec<(std::path::PathBuf, Result<(Transcript, bool)>)> = chunk
+        let judged: Vec<(std::path::PathBuf, Result<Judged>)> = chunk
             .par_iter()
             .map(|id| {
                 let path = transcript_path(out_dir, id);
@@ -75,7 +77,7 @@ pub fn rescore(
             .collect();
         for (path, judged) in judged {
             match judged {
-                Ok((t, was_changed)) => {
+                Ok((t, was_changed, masked)) => {
                     report.calls += 1;
                     if let Some(a) = &t.analysis {
                         report.hits += a.hits.len();
@@ -93,7 +95,16 @@ pub fn rescore(
                     }
                     if was_changed {
                         write_transcript(&path, &t)?;
-                        changed.push(t);
+                        report.changed += 1;
+                        newly_masked |= masked;
+                        let w = match &mut index {
+                            Some(w) => w,
+                            None => index.insert(crate::index::IndexWriterHandle::open(
+                                out_dir,
+                                &Default::default(),
+                            )?),
+                        };
+                        w.replace(&t)?;
                     }
                 }
                 Err(e) => {
@@ -103,12 +114,20 @@ pub fn rescore(
             }
         }
     }
-    report.changed = changed.len();
     if let Some(stage) = &mut stage {
         stage.write_export()?;
         report.dnc_listed_numbers = stage.list().requests().count();
     }
-    reindex(out_dir, &changed)?;
+    if let Some(mut w) = index {
+        w.commit()?;
+        w.close()?;
+    }
+    if newly_masked {
+        // A replaced document is only marked deleted: its unmasked text
+        // would stay in the old segment files until a merge. A rebuild
+        // writes a new index and removes the old files.
+        crate::index::rebuild(out_dir, &Default::default())?;
+    }
     crate::tables::rebuild(out_dir, &pipeline.metrics)?;
     Ok(report)
 }
@@ -147,9 +166,14 @@ fn collect_requests(out_dir: &Path, ids: &[String], stage: &mut RulesStage) -> R
     Ok(())
 }
 
-/// One call judged again; whether anything stored changed.
-fn judge(mut t: Transcript, stage: Option<&RulesStage>) -> Result<(Transcript, bool)> {
+/// A call judged again; whether anything stored changed; whether redaction
+/// masked something only now.
+type Judged = (Transcript, bool, bool);
+
+/// One call judged again (see [`Judged`]).
+fn judge(mut t: Transcript, stage: Option<&RulesStage>) -> Result<Judged> {
     let before = t.clone();
+    let mut masked = false;
     match stage {
         None => t.analysis = None,
         Some(stage) => {
@@ -161,6 +185,7 @@ fn judge(mut t: Transcript, stage: Option<&RulesStage>) -> Result<(Transcript, b
                 .map(|a| a.redacted.clone())
                 .unwrap_or_default();
             for (kind, n) in stage.redact(&mut t) {
+                masked = true;
                 *redacted.entry(kind).or_insert(0) += n;
             }
             let judgement = stage.judge_against_list(&t)?;
@@ -171,7 +196,7 @@ fn judge(mut t: Transcript, stage: Option<&RulesStage>) -> Result<(Transcript, b
         }
     }
     let changed = t != before;
-    Ok((t, changed))
+    Ok((t, changed, masked))
 }
 
 fn write_transcript(path: &Path, t: &Transcript) -> Result<()> {
@@ -179,17 +204,4 @@ fn write_transcript(path: &Path, t: &Transcript) -> Result<()> {
         .map_err(|e| crate::Error::Other(format!("cannot serialise transcript: {e}")))?;
     bytes.push(b'\n');
     crate::sink::write_atomic(path, &bytes)
-}
-
-/// Replaces the changed calls in the index (their rule names, redacted text).
-fn reindex(out_dir: &Path, changed: &[Transcript]) -> Result<()> {
-    if changed.is_empty() {
-        return Ok(());
-    }
-    let mut w = crate::index::IndexWriterHandle::open(out_dir, &Default::default())?;
-    for t in changed {
-        w.replace(t)?;
-    }
-    w.commit()?;
-    w.close()
 }

@@ -897,3 +897,95 @@ fn directions_are_read_as_the_metadata_stage_reads_them() {
     .to_string();
     assert!(err.contains("listed-number check"), "{err}");
 }
+
+#[test]
+fn redaction_turned_on_later_leaves_no_unmasked_text_in_the_index() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    let t = written_call(
+        "ffff0000000000000001",
+        "en",
+        Some("2026-11-02T09:00:00Z"),
+        &[],
+        &[(1_000, 4_000, 1, "My card is 4111 1111 1111 1111, thanks.")],
+    );
+    let file = work.path().join("call.json");
+    std::fs::write(&file, serde_json::to_vec(&t).unwrap()).unwrap();
+    // A call without a card shares the segment: it is not rewritten, so the
+    // old segment files would stay (with the card's document only marked
+    // deleted) unless the index is rebuilt.
+    let other = written_call(
+        "ffff0000000000000002",
+        "en",
+        Some("2026-11-02T10:00:00Z"),
+        &[],
+        &[(1_000, 4_000, 1, "Nothing to mask here.")],
+    );
+    let other_file = work.path().join("other.json");
+    std::fs::write(&other_file, serde_json::to_vec(&other).unwrap()).unwrap();
+    common::bin()
+        .arg("import")
+        .arg("--out")
+        .arg(&out)
+        .arg(&file)
+        .arg(&other_file)
+        .assert()
+        .success();
+    let holds_card = |dir: &Path| {
+        walkdir::WalkDir::new(dir)
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file())
+            .any(|e| {
+                let bytes = std::fs::read(e.path()).unwrap();
+                bytes.windows(4).any(|w| w == b"1111")
+            })
+    };
+    // The index compresses what it stores, so its old segment files are
+    // checked to be gone rather than searched for the digits.
+    let segment_files = || -> BTreeSet<String> {
+        std::fs::read_dir(out.join("index"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains('.') && !n.ends_with(".json") && !n.ends_with(".lock"))
+            .collect()
+    };
+    assert!(!segment_files().is_empty(), "no segment files in the index");
+    let rules = work.path().join("p.toml");
+    let rescore = |text: &str| {
+        std::fs::write(&rules, text).unwrap();
+        common::bin()
+            .arg("rescore")
+            .arg("--pipeline")
+            .arg(&rules)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+    };
+    let watch = "[[watchlist]]\nname = \"w\"\nphrases = [\"thanks\"]\n";
+    rescore(watch);
+    let before = segment_files();
+    // Now with redaction: only the call with the card changes.
+    rescore(&format!("redact = [\"card\"]\n{watch}"));
+    assert!(!holds_card(&out.join("transcripts")));
+    let after = segment_files();
+    assert!(!after.is_empty());
+    assert!(
+        before.is_disjoint(&after),
+        "old segment files remain: {:?}",
+        before.intersection(&after).collect::<Vec<_>>()
+    );
+    let search = SearchIndex::open(&out).unwrap();
+    let req = SearchRequest {
+        query: "4111".into(),
+        exact: false,
+        filters: SearchFilters::default(),
+        sort: SearchSort::Date,
+        limit: 10,
+        offset: 0,
+    };
+    assert_eq!(search.search(&req).unwrap().total, 0);
+    assert!(!holds_card(&out.join("parquet")));
+}
