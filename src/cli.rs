@@ -10,7 +10,8 @@ Exit codes:
   0  every recording was processed
   1  fatal error (bad model, unwritable output, …); nothing or not everything ran
   2  usage error (bad flag, missing input, invalid pipeline file)
-  3  the run finished but some recordings failed (see the summary)";
+  3  the run finished but some recordings failed (see the summary)
+  4  another callsift is writing the same output folder (OUT/run.lock); nothing was done";
 
 #[derive(Debug, Parser)]
 #[command(

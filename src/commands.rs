@@ -25,6 +25,8 @@ pub const EXIT_FATAL: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// The run finished, some recordings failed.
 pub const EXIT_SOME_FAILED: u8 = 3;
+/// Another callsift process is writing the output folder.
+pub const EXIT_LOCKED: u8 = 4;
 
 /// Runs the parsed command line; the returned code is the process's.
 pub fn dispatch(cli: Cli) -> Result<u8> {
@@ -47,6 +49,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
 pub fn exit_code_for(error: &Error) -> u8 {
     match error {
         Error::Usage(_) | Error::Config { .. } | Error::Query { .. } => EXIT_USAGE,
+        Error::Locked { .. } => EXIT_LOCKED,
         _ => EXIT_FATAL,
     }
 }
@@ -186,9 +189,9 @@ fn load_transcriber(
 
 fn run(args: RunArgs) -> Result<u8> {
     let settings = resolve_run_settings(&args)?;
-    // Check the inputs before the (slow) model load.
+    // Check the inputs and the lock before the (slow) model load.
     pipeline::collect_inputs(&settings.inputs)?;
-    fs_err::create_dir_all(&settings.out_dir)?;
+    let _lock = crate::run_lock::acquire(&settings.out_dir, "run")?;
     let transcriber = load_transcriber(
         &settings.model_path,
         &settings.pipeline,
@@ -369,6 +372,7 @@ fn index(cmd: IndexCommand) -> Result<u8> {
                     out.display()
                 )));
             }
+            let _lock = crate::run_lock::acquire(&out, "index rebuild")?;
             let threads = std::thread::available_parallelism()
                 .map_or(1, usize::from)
                 .min(4);
@@ -430,6 +434,7 @@ fn rescore(args: RescoreArgs) -> Result<u8> {
     }
     let pipeline = load_pipeline_file(Some(&args.pipeline))?;
     let name = pipeline_name_of(Some(&args.pipeline));
+    let _lock = crate::run_lock::acquire(&args.out, "rescore")?;
     let r = crate::rescore::rescore(&args.out, &pipeline, &name)?;
     if args.json {
         let json = serde_json::to_string_pretty(&r)
@@ -547,6 +552,7 @@ fn tables(cmd: TablesCommand) -> Result<u8> {
                 )));
             }
             let pipeline = load_pipeline_file(pipeline.as_deref())?;
+            let _lock = crate::run_lock::acquire(&out, "tables rebuild")?;
             let report = crate::tables::rebuild(&out, &pipeline.metrics)?;
             Ok(rebuilt(
                 "tables",
@@ -615,7 +621,7 @@ fn import(args: ImportArgs) -> Result<u8> {
     };
     let pipeline = load_pipeline_file(args.pipeline.as_deref())?;
     let resolver = crate::metadata::MetadataResolver::new(&pipeline.metadata)?;
-    fs_err::create_dir_all(&args.out)?;
+    let _lock = crate::run_lock::acquire(&args.out, "import")?;
     let started_at = jiff::Timestamp::now();
     let clock = std::time::Instant::now();
     let mut sinks = sink::output_sinks(

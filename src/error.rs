@@ -52,6 +52,15 @@ pub enum Error {
         error: crate::index::query::QueryError,
     },
 
+    /// Another callsift process writes this output folder (exit code 4).
+    #[error(
+        "{out}: another callsift is writing this output folder ({holder}); it holds {lock}. Wait for it to finish, or give another --out",
+        out = out_dir.display(),
+        lock = out_dir.join("run.lock").display(),
+        holder = if holder.is_empty() { "holder unknown" } else { holder.as_str() }
+    )]
+    Locked { out_dir: PathBuf, holder: String },
+
     /// `search` on an output folder without an index.
     #[error(
         "no search index in {idx}: it is made by `callsift run --out {out}` (or `callsift import … --out {out}`); for transcripts already there, `callsift index rebuild --out {out}`",

@@ -42,6 +42,7 @@ pub mod report;
 pub mod resample;
 pub mod rescore;
 pub mod rules;
+pub mod run_lock;
 pub mod search_output;
 pub mod show;
 pub mod sink;
