@@ -1,5 +1,6 @@
-//! `OUT/audit.log`: one JSON line per `search` and `show` (who looked at
-//! what, when), for the people accountable for call recordings.
+//! `OUT/audit.log`: one JSON line per `search`, `show` and `report` (who
+//! looked at what, when), for the people accountable for call recordings;
+//! [`read`] is `callsift audit`.
 //!
 //! The file is only ever appended to (`O_APPEND`, one `write` per line, so
 //! lines from concurrent processes do not interleave) and is readable by
@@ -31,6 +32,101 @@ pub struct AuditEntry<'a> {
     pub filters: serde_json::Value,
     /// Hits found (search), lines shown (show).
     pub hits: usize,
+}
+
+/// One line of the audit trail as read back.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, Serialize)]
+pub struct AuditRecord {
+    pub time: jiff::Timestamp,
+    pub user: String,
+    pub command: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    #[serde(default)]
+    pub filters: serde_json::Value,
+    #[serde(default)]
+    pub hits: usize,
+}
+
+/// The trail, filtered, and the lines that did not read (`path:line: reason`).
+#[derive(Debug, Clone, Default)]
+pub struct AuditTrail {
+    pub records: Vec<AuditRecord>,
+    pub bad_lines: Vec<String>,
+}
+
+/// Which entries `callsift audit` shows.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub from: Option<jiff::Timestamp>,
+    pub to: Option<jiff::Timestamp>,
+    pub user: Option<String>,
+}
+
+/// Reads `OUT/audit.log` (no file: nothing was searched yet, an empty
+/// trail). A line that does not parse is reported, never dropped silently,
+/// and the rest is read.
+pub fn read(out_dir: &Path, filter: &AuditFilter) -> Result<AuditTrail> {
+    let path = audit_path(out_dir);
+    let text = match fs_err::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(AuditTrail::default()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut trail = AuditTrail::default();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<AuditRecord>(line) {
+            Ok(r) => {
+                let keep = filter.from.is_none_or(|f| r.time >= f)
+                    && filter.to.is_none_or(|t| r.time < t)
+                    && filter.user.as_ref().is_none_or(|u| *u == r.user);
+                if keep {
+                    trail.records.push(r);
+                }
+            }
+            Err(e) => trail
+                .bad_lines
+                .push(format!("{}:{}: {e}", path.display(), i + 1)),
+        }
+    }
+    Ok(trail)
+}
+
+/// The trail as a table for a terminal: time (UTC), user, command, hits, what.
+pub fn render(records: &[AuditRecord]) -> String {
+    let mut out = String::from("time (UTC)           user        command  hits  query / filters\n");
+    for r in records {
+        let filters = match &r.filters {
+            serde_json::Value::Object(m) => m
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => format!("{k}={s}"),
+                    v => format!("{k}={v}"),
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            _ => String::new(),
+        };
+        let what = match &r.query {
+            Some(q) if filters.is_empty() => q.clone(),
+            Some(q) => format!("{q}  [{filters}]"),
+            None => filters,
+        };
+        // Whatever was typed or stored goes to a terminal: no control characters.
+        let what: String = what.chars().filter(|c| !c.is_control()).collect();
+        out.push_str(&format!(
+            "{:<20} {:<11} {:<8} {:>5}  {what}\n",
+            r.time.strftime("%Y-%m-%d %H:%M:%S"),
+            r.user,
+            r.command,
+            r.hits
+        ));
+    }
+    out
 }
 
 /// The OS user name (from the password database, not the environment).

@@ -31,6 +31,9 @@ pub struct Cli {
     /// Only errors on stderr
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Write logs to this file (appended) instead of stderr; the summary and alerts lines stay on stderr (for cron's mail)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -60,6 +63,8 @@ pub enum Command {
     /// Check a pipeline file's rules, or show what they find in one transcript
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Who searched, showed or reported what, and when (OUT/audit.log)
+    Audit(AuditArgs),
     /// Summarise calls from the tables: hours, talk ratio, interruptions, silence, scores, rule hits (--html: a page)
     Report(ReportArgs),
     /// List, fetch and import whisper models
@@ -243,6 +248,25 @@ pub enum IndexCommand {
         #[arg(long, short, value_name = "DIR")]
         out: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Output folder with audit.log
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Entries on or after this date (YYYY-MM-DD, local time) or moment (RFC 3339)
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Entries on or before this date (the whole day), or before this moment
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Only this OS user's entries
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Print the entries as JSON lines (as stored)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

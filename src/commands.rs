@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::cli::{
-    Cli, Command, DateRangeArgs, EvalArgs, GroupByArg, ImportArgs, IndexCommand, ModelsCommand,
-    ReportArgs, RescoreArgs, RulesCommand, RunArgs, SearchArgs, SearchFormat, ShowArgs, SortArg,
-    TablesCommand, TranscribeArgs,
+    AuditArgs, Cli, Command, DateRangeArgs, EvalArgs, GroupByArg, ImportArgs, IndexCommand,
+    ModelsCommand, ReportArgs, RescoreArgs, RulesCommand, RunArgs, SearchArgs, SearchFormat,
+    ShowArgs, SortArg, TablesCommand, TranscribeArgs,
 };
 use crate::config::{self, PipelineFile, Settings};
 use crate::error::{Error, Result};
@@ -40,6 +40,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Report(args) => report_calls(args),
         Command::Rescore(args) => rescore(args),
         Command::Rules(cmd) => rules(cmd),
+        Command::Audit(args) => audit_trail(args),
         Command::Models(cmd) => models(cmd),
         Command::Eval(args) => eval(args),
     }
@@ -540,6 +541,35 @@ fn rules(cmd: RulesCommand) -> Result<u8> {
             Ok(EXIT_OK)
         }
     }
+}
+
+fn audit_trail(args: AuditArgs) -> Result<u8> {
+    let (from, to) = date_range(&DateRangeArgs {
+        from: args.from.clone(),
+        to: args.to.clone(),
+    })?;
+    let trail = crate::audit::read(
+        &args.out,
+        &crate::audit::AuditFilter {
+            from,
+            to,
+            user: args.user.clone(),
+        },
+    )?;
+    for bad in &trail.bad_lines {
+        eprintln!("warning: {bad}");
+    }
+    if args.json {
+        for r in &trail.records {
+            let line = serde_json::to_string(r)
+                .map_err(|e| Error::Other(format!("cannot serialise: {e}")))?;
+            println!("{line}");
+        }
+    } else {
+        print!("{}", crate::audit::render(&trail.records));
+    }
+    eprintln!("{} entries", trail.records.len());
+    Ok(EXIT_OK)
 }
 
 fn tables(cmd: TablesCommand) -> Result<u8> {

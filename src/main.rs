@@ -22,7 +22,10 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code() as u8);
         }
     };
-    init_logging(cli.verbose, cli.quiet);
+    if let Err(e) = init_logging(cli.verbose, cli.quiet, cli.log_file.as_deref()) {
+        eprintln!("error: {e}");
+        return ExitCode::from(commands::EXIT_USAGE);
+    }
     match commands::dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -32,7 +35,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8, quiet: bool) {
+fn init_logging(
+    verbose: u8,
+    quiet: bool,
+    log_file: Option<&std::path::Path>,
+) -> Result<(), String> {
     use tracing_subscriber::EnvFilter;
     // symphonia logs what it met while probing a bad file; callsift reports
     // the same failure itself, with the path, so those lines only repeat it.
@@ -44,10 +51,25 @@ fn init_logging(verbose: u8, quiet: bool) {
     };
     let filter =
         EnvFilter::try_from_env("CALLSIFT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match log_file {
+        None => builder
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("--log-file {}: {e}", path.display()))?;
+            builder
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false)
+                .init()
+        }
+    }
+    Ok(())
 }
