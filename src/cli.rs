@@ -63,6 +63,8 @@ pub enum Command {
     /// Check a pipeline file's rules, or show what they find in one transcript
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// What OUT/manifest.redb says: calls done, and how many are stale for the given model and pipeline
+    Status(StatusArgs),
     /// Who searched, showed or reported what, and when (OUT/audit.log)
     Audit(AuditArgs),
     /// Summarise calls from the tables: hours, talk ratio, interruptions, silence, scores, rule hits (--html: a page)
@@ -116,6 +118,25 @@ pub struct RunArgs {
     /// Print the run summary as JSON on stdout
     #[arg(long)]
     pub json: bool,
+    /// Transcribe every input again, even those OUT/manifest.redb says are done
+    #[arg(long)]
+    pub force: bool,
+    /// Also transcribe again the calls done with another model or other settings (see `callsift status`)
+    #[arg(long)]
+    pub reprocess_stale: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Output folder
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The pipeline file the next run will use (its settings decide what is stale)
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: Option<PathBuf>,
+    /// The model the next run will use (else $CALLSIFT_MODEL, else the pipeline's)
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::cli::{
     AuditArgs, Cli, Command, DateRangeArgs, EvalArgs, GroupByArg, ImportArgs, IndexCommand,
     ModelsCommand, ReportArgs, RescoreArgs, RulesCommand, RunArgs, SearchArgs, SearchFormat,
-    ShowArgs, SortArg, TablesCommand, TranscribeArgs,
+    ShowArgs, SortArg, StatusArgs, TablesCommand, TranscribeArgs,
 };
 use crate::config::{self, PipelineFile, Settings};
 use crate::error::{Error, Result};
@@ -41,6 +41,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Rescore(args) => rescore(args),
         Command::Rules(cmd) => rules(cmd),
         Command::Audit(args) => audit_trail(args),
+        Command::Status(args) => status(args),
         Command::Models(cmd) => models(cmd),
         Command::Eval(args) => eval(args),
     }
@@ -191,8 +192,21 @@ fn load_transcriber(
 fn run(args: RunArgs) -> Result<u8> {
     let settings = resolve_run_settings(&args)?;
     // Check the inputs and the lock before the (slow) model load.
-    pipeline::collect_inputs(&settings.inputs)?;
+    let (audio, not_audio) = pipeline::collect_inputs(&settings.inputs)?;
     let _lock = crate::run_lock::acquire(&settings.out_dir, "run")?;
+    let manifest = crate::manifest::Manifest::open(&settings.out_dir)?;
+    let plan_options = crate::manifest::PlanOptions {
+        force: args.force,
+        reprocess_stale: args.reprocess_stale,
+        model: settings
+            .model_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        fingerprint: crate::manifest::fingerprint(&settings.pipeline),
+    };
+    let mut planned = manifest.plan_all(&audio, &plan_options);
+    planned.reports.extend(not_audio);
     let transcriber = load_transcriber(
         &settings.model_path,
         &settings.pipeline,
@@ -210,8 +224,8 @@ fn run(args: RunArgs) -> Result<u8> {
         &settings.pipeline,
         &pipeline_name(&args.transcribe),
     )?;
-    let run_report = pipeline::run(
-        &settings.inputs,
+    let mut run_report = pipeline::run(
+        &planned.todo,
         &engine,
         &mut sinks,
         &RunOptions {
@@ -220,6 +234,9 @@ fn run(args: RunArgs) -> Result<u8> {
             progress: true,
         },
     )?;
+    // Last: a call is in the manifest only once every output has it.
+    manifest.record_run(&run_report, &planned, &plan_options)?;
+    crate::manifest::merge_report(&mut run_report, planned);
     let saved = report::save(&run_report, &settings.out_dir)?;
     if args.json {
         println!("{}", report::to_json(&run_report)?);
@@ -541,6 +558,51 @@ fn rules(cmd: RulesCommand) -> Result<u8> {
             Ok(EXIT_OK)
         }
     }
+}
+
+fn status(args: StatusArgs) -> Result<u8> {
+    let Some(manifest) = crate::manifest::Manifest::open_existing(&args.out)? else {
+        println!(
+            "{}: no manifest yet (no `callsift run` has finished there)",
+            args.out.display()
+        );
+        return Ok(EXIT_OK);
+    };
+    let pipeline = load_pipeline_file(args.pipeline.as_deref())?;
+    let fingerprint = crate::manifest::fingerprint(&pipeline);
+    let model = args
+        .model
+        .clone()
+        .or_else(|| std::env::var_os(config::MODEL_ENV).map(std::path::PathBuf::from))
+        .or_else(|| pipeline.model.path.clone())
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let calls = manifest.live_calls()?;
+    let other_model = calls
+        .iter()
+        .filter(|(_, c)| model.as_ref().is_some_and(|m| *m != c.model))
+        .count();
+    let other_settings = calls
+        .iter()
+        .filter(|(_, c)| c.fingerprint != fingerprint)
+        .count();
+    let stale = calls
+        .iter()
+        .filter(|(_, c)| {
+            c.fingerprint != fingerprint || model.as_ref().is_some_and(|m| *m != c.model)
+        })
+        .count();
+    println!("{} calls done in {}", calls.len(), args.out.display());
+    println!(
+        "{stale} stale for model {} and pipeline {}: {other_model} made with another model, {other_settings} with other settings",
+        model.as_deref().unwrap_or("(not given: not compared)"),
+        args.pipeline
+            .as_deref()
+            .map_or("default".to_string(), |p| p.display().to_string())
+    );
+    if stale > 0 {
+        println!("`callsift run --reprocess-stale …` with that model and pipeline does them again");
+    }
+    Ok(EXIT_OK)
 }
 
 fn audit_trail(args: AuditArgs) -> Result<u8> {

@@ -33,6 +33,7 @@ pub mod error;
 pub mod eval;
 pub mod import;
 pub mod index;
+pub mod manifest;
 pub mod metadata;
 pub mod model;
 pub mod models;

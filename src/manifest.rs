@@ -1,0 +1,415 @@
+//! `OUT/manifest.redb`: the recordings a run has finished, so the next
+//! night's run does only what is new (the only module naming `redb`).
+//!
+//! Two tables. `paths`: a recording's path → its size, mtime and call id
+//! when it was done, so an unchanged file is known from `stat` alone,
+//! without reading it. `calls`: a call id (the content hash) → the model
+//! and settings fingerprint it was transcribed with, so a renamed or copied
+//! recording is recognised by its content, and a call made with another
+//! model or other settings is "stale".
+//!
+//! The manifest is written last: a call enters it only after its
+//! transcript and every derived output took it, so a killed run leaves
+//! calls out of the manifest (done again next time, which replaces their
+//! outputs), never in it without their outputs. redb commits are atomic
+//! and durable (fsync), so the file is whole after any crash.
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+const PATHS: TableDefinition<&str, &[u8]> = TableDefinition::new("paths");
+const CALLS: TableDefinition<&str, &[u8]> = TableDefinition::new("calls");
+
+/// `OUT/manifest.redb`.
+pub fn manifest_path(out_dir: &Path) -> PathBuf {
+    out_dir.join("manifest.redb")
+}
+
+/// What a path looked like when its call was done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathEntry {
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i128,
+    pub call_id: String,
+}
+
+/// How a call was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallEntry {
+    pub model: String,
+    /// [`fingerprint`] of the settings it was transcribed with.
+    pub fingerprint: String,
+    pub processed_at: jiff::Timestamp,
+    /// The path it was first done from.
+    pub path: String,
+}
+
+/// A file's size and mtime, the cheap part of "is it unchanged?".
+pub fn stat(path: &Path) -> Result<(u64, i128)> {
+    let meta = fs_err::metadata(path)?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i128);
+    Ok((meta.len(), mtime))
+}
+
+/// The settings that change a transcript (speakers, VAD, decoding,
+/// guards, metadata), as one hash: another value makes a call stale.
+pub fn fingerprint(p: &crate::config::PipelineFile) -> String {
+    let parts = serde_json::json!({
+        "speakers": p.speakers,
+        "vad": p.vad,
+        "whisper": p.whisper,
+        "guards": p.guards,
+        "metadata": p.metadata,
+    });
+    let hash = blake3::hash(parts.to_string().as_bytes());
+    hash.to_hex()[..16].to_string()
+}
+
+/// The open manifest of an output folder.
+pub struct Manifest {
+    db: Database,
+    path: PathBuf,
+    /// Whether any call is known (else an unknown path need not be hashed).
+    knows_calls: bool,
+}
+
+fn db_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Other(format!("{}: manifest: {e}", path.display()))
+}
+
+impl Manifest {
+    /// Opens (or creates) `OUT/manifest.redb`.
+    pub fn open(out_dir: &Path) -> Result<Self> {
+        let path = manifest_path(out_dir);
+        let db = Database::create(&path).map_err(|e| db_error(&path, e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        let mut m = Manifest {
+            db,
+            path,
+            knows_calls: false,
+        };
+        // Both tables exist from the start, so reads never meet a missing one.
+        let tx = m.db.begin_write().map_err(|e| m.err(e))?;
+        tx.open_table(PATHS).map_err(|e| m.err(e))?;
+        tx.open_table(CALLS).map_err(|e| m.err(e))?;
+        tx.commit().map_err(|e| m.err(e))?;
+        let tx = m.db.begin_read().map_err(|e| m.err(e))?;
+        let calls = tx.open_table(CALLS).map_err(|e| m.err(e))?;
+        m.knows_calls = !redb::ReadableTableMetadata::is_empty(&calls).map_err(|e| m.err(e))?;
+        drop(calls);
+        drop(tx);
+        Ok(m)
+    }
+
+    /// Opens an existing manifest read-only in effect (`status`); `None` if there is none.
+    pub fn open_existing(out_dir: &Path) -> Result<Option<Self>> {
+        if !manifest_path(out_dir).is_file() {
+            return Ok(None);
+        }
+        Self::open(out_dir).map(Some)
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> Error {
+        db_error(&self.path, e)
+    }
+
+    fn get<T: for<'de> Deserialize<'de>>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        key: &str,
+    ) -> Result<Option<T>> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = tx.open_table(table).map_err(|e| self.err(e))?;
+        let Some(v) = t.get(key).map_err(|e| self.err(e))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(v.value())
+            .map(Some)
+            .map_err(|e| self.err(format!("entry {key}: {e}")))
+    }
+
+    pub fn path_entry(&self, path: &str) -> Result<Option<PathEntry>> {
+        self.get(PATHS, path)
+    }
+
+    pub fn call_entry(&self, call_id: &str) -> Result<Option<CallEntry>> {
+        self.get(CALLS, call_id)
+    }
+
+    /// Records finished calls in one commit: `(path, path entry, call entry)`.
+    pub fn record(&self, done: &[(String, PathEntry, CallEntry)]) -> Result<()> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut paths = tx.open_table(PATHS).map_err(|e| self.err(e))?;
+            let mut calls = tx.open_table(CALLS).map_err(|e| self.err(e))?;
+            for (path, p, c) in done {
+                let pv = serde_json::to_vec(p).map_err(|e| self.err(e))?;
+                paths
+                    .insert(path.as_str(), pv.as_slice())
+                    .map_err(|e| self.err(e))?;
+                let cv = serde_json::to_vec(c).map_err(|e| self.err(e))?;
+                calls
+                    .insert(p.call_id.as_str(), cv.as_slice())
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// Records that `path` holds an already known call (a renamed or copied recording).
+    pub fn record_path(&self, path: &str, entry: &PathEntry) -> Result<()> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut paths = tx.open_table(PATHS).map_err(|e| self.err(e))?;
+            let v = serde_json::to_vec(entry).map_err(|e| self.err(e))?;
+            paths.insert(path, v.as_slice()).map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// The calls some recording's path holds now (not those whose file
+    /// changed since), for `status`.
+    pub fn live_calls(&self) -> Result<Vec<(String, CallEntry)>> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let paths = tx.open_table(PATHS).map_err(|e| self.err(e))?;
+        let mut ids = std::collections::BTreeSet::new();
+        for item in paths.iter().map_err(|e| self.err(e))? {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let entry: PathEntry = serde_json::from_slice(v.value())
+                .map_err(|e| self.err(format!("entry {}: {e}", k.value())))?;
+            ids.insert(entry.call_id);
+        }
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(c) = self.call_entry(&id)? {
+                out.push((id, c));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every call, for `status`.
+    pub fn calls(&self) -> Result<Vec<(String, CallEntry)>> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = tx.open_table(CALLS).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(|e| self.err(e))? {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let entry: CallEntry = serde_json::from_slice(v.value())
+                .map_err(|e| self.err(format!("entry {}: {e}", k.value())))?;
+            out.push((k.value().to_string(), entry));
+        }
+        Ok(out)
+    }
+}
+
+/// What to do with one input file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// New, changed, stale, or `--force`: transcribe it.
+    Process,
+    /// Same size and mtime as when its call was done, with the same model and settings.
+    Unchanged { call_id: String },
+    /// Content already done under another path (renamed or copied).
+    Known { call_id: String, as_path: String },
+    /// Done with another model or other settings (and not `--reprocess-stale`).
+    Stale { call_id: String },
+}
+
+/// How a run treats what the manifest knows.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    pub force: bool,
+    pub reprocess_stale: bool,
+    pub model: String,
+    pub fingerprint: String,
+}
+
+impl Manifest {
+    /// Decides for one file. A file unknown by path is hashed (read once
+    /// here, then again by the decoder, from the page cache) only when the
+    /// manifest knows calls, so a renamed recording is not transcribed again.
+    pub fn plan(&self, path: &Path, options: &PlanOptions) -> Result<(Plan, u64, i128)> {
+        let (size, mtime) = stat(path)?;
+        if options.force {
+            return Ok((Plan::Process, size, mtime));
+        }
+        let key = path.display().to_string();
+        let call_id = match self.path_entry(&key)? {
+            Some(p) if p.size == size && p.mtime_ns == mtime => Some((p.call_id, false)),
+            _ => {
+                if !self.knows_calls {
+                    None
+                } else {
+                    let hash = crate::pipeline::content_hash(path)?;
+                    Some((crate::pipeline::call_id_of(&hash), true))
+                }
+            }
+        };
+        let Some((call_id, by_content)) = call_id else {
+            return Ok((Plan::Process, size, mtime));
+        };
+        let Some(call) = self.call_entry(&call_id)? else {
+            return Ok((Plan::Process, size, mtime));
+        };
+        let stale = call.model != options.model || call.fingerprint != options.fingerprint;
+        let plan = match (stale, by_content) {
+            (true, _) if options.reprocess_stale => Plan::Process,
+            (true, _) => Plan::Stale { call_id },
+            (false, false) => Plan::Unchanged { call_id },
+            (false, true) => Plan::Known {
+                call_id,
+                as_path: call.path,
+            },
+        };
+        Ok((plan, size, mtime))
+    }
+}
+
+/// The inputs of a run sorted by what the manifest says.
+#[derive(Debug, Default)]
+pub struct Planned {
+    /// To transcribe, in input order.
+    pub todo: Vec<PathBuf>,
+    /// Size and mtime of each file to transcribe, as seen before it was read.
+    pub stats: std::collections::HashMap<PathBuf, (u64, i128)>,
+    /// The report lines of the inputs not transcribed (unchanged, known
+    /// content, stale, or unreadable).
+    pub reports: Vec<crate::model::InputReport>,
+    /// Input order, for the merged report.
+    pub order: Vec<PathBuf>,
+}
+
+fn skipped(path: &Path, call_id: Option<String>, why: String) -> crate::model::InputReport {
+    crate::model::InputReport {
+        path: path.display().to_string(),
+        status: crate::model::InputStatus::Skipped,
+        call_id,
+        error: Some(why),
+        warnings: Vec::new(),
+        audio_ms: 0,
+        segments: 0,
+        hits: Vec::new(),
+    }
+}
+
+impl Manifest {
+    /// Plans every audio input of a run.
+    pub fn plan_all(&self, audio: &[PathBuf], options: &PlanOptions) -> Planned {
+        let mut planned = Planned {
+            order: audio.to_vec(),
+            ..Planned::default()
+        };
+        let mut known_paths = Vec::new();
+        for path in audio {
+            match self.plan(path, options) {
+                Ok((Plan::Process, size, mtime)) => {
+                    planned.todo.push(path.clone());
+                    planned.stats.insert(path.clone(), (size, mtime));
+                }
+                Ok((Plan::Unchanged { call_id }, ..)) => planned.reports.push(skipped(
+                    path,
+                    Some(call_id),
+                    "unchanged since it was done (--force does it again)".into(),
+                )),
+                Ok((Plan::Known { call_id, as_path }, size, mtime)) => {
+                    known_paths.push((path.clone(), call_id.clone(), size, mtime));
+                    planned.reports.push(skipped(
+                        path,
+                        Some(call_id),
+                        format!("same content as {as_path}, already done"),
+                    ));
+                }
+                Ok((Plan::Stale { call_id }, ..)) => planned.reports.push(skipped(
+                    path,
+                    Some(call_id),
+                    "stale: done with another model or other settings (--reprocess-stale does it again)".into(),
+                )),
+                Err(e) => planned.reports.push(crate::pipeline::failed(path, &e)),
+            }
+        }
+        // A renamed recording is known by its path from now on.
+        for (path, call_id, size, mtime) in known_paths {
+            let entry = PathEntry {
+                size,
+                mtime_ns: mtime,
+                call_id,
+            };
+            if let Err(e) = self.record_path(&path.display().to_string(), &entry) {
+                tracing::warn!("{e}");
+            }
+        }
+        planned
+    }
+
+    /// Records the calls a run finished (its `ok` inputs), after every
+    /// output took them.
+    pub fn record_run(
+        &self,
+        report: &crate::model::RunReport,
+        planned: &Planned,
+        options: &PlanOptions,
+    ) -> Result<()> {
+        let now = jiff::Timestamp::now();
+        let done: Vec<(String, PathEntry, CallEntry)> = report
+            .inputs
+            .iter()
+            .filter(|i| i.status == crate::model::InputStatus::Ok)
+            .filter_map(|i| {
+                let call_id = i.call_id.clone()?;
+                let &(size, mtime_ns) = planned.stats.get(Path::new(&i.path))?;
+                Some((
+                    i.path.clone(),
+                    PathEntry {
+                        size,
+                        mtime_ns,
+                        call_id,
+                    },
+                    CallEntry {
+                        model: options.model.clone(),
+                        fingerprint: options.fingerprint.clone(),
+                        processed_at: now,
+                        path: i.path.clone(),
+                    },
+                ))
+            })
+            .collect();
+        self.record(&done)
+    }
+}
+
+/// Adds the planned-out inputs to a run's report, in input order, and
+/// counts them.
+pub fn merge_report(report: &mut crate::model::RunReport, planned: Planned) {
+    use crate::model::InputStatus;
+    report.inputs.extend(planned.reports);
+    let position: std::collections::HashMap<String, usize> = planned
+        .order
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.display().to_string(), i))
+        .collect();
+    report
+        .inputs
+        .sort_by_key(|i| position.get(&i.path).copied().unwrap_or(usize::MAX));
+    let count = |s: InputStatus| report.inputs.iter().filter(|r| r.status == s).count();
+    report.ok = count(InputStatus::Ok);
+    report.failed = count(InputStatus::Failed);
+    report.skipped = count(InputStatus::Skipped);
+}
