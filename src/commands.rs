@@ -224,6 +224,12 @@ fn run(args: RunArgs) -> Result<u8> {
         &settings.pipeline,
         &pipeline_name(&args.transcribe),
     )?;
+    // Last: a call enters the manifest once every other sink took it.
+    sinks.push(Box::new(crate::manifest::ManifestSink::new(
+        manifest,
+        &planned,
+        plan_options,
+    )));
     let mut run_report = pipeline::run(
         &planned.todo,
         &engine,
@@ -234,8 +240,6 @@ fn run(args: RunArgs) -> Result<u8> {
             progress: true,
         },
     )?;
-    // Last: a call is in the manifest only once every output has it.
-    manifest.record_run(&run_report, &planned, &plan_options)?;
     crate::manifest::merge_report(&mut run_report, planned);
     let saved = report::save(&run_report, &settings.out_dir)?;
     if args.json {

@@ -8,11 +8,14 @@
 //! recording is recognised by its content, and a call made with another
 //! model or other settings is "stale".
 //!
-//! The manifest is written last: a call enters it only after its
-//! transcript and every derived output took it, so a killed run leaves
-//! calls out of the manifest (done again next time, which replaces their
-//! outputs), never in it without their outputs. redb commits are atomic
-//! and durable (fsync), so the file is whole after any crash.
+//! The manifest is the last sink ([`ManifestSink`]): a call enters it only
+//! after its transcript is written and every derived output accepted it
+//! (the index and tables catch up from the transcripts on their next open
+//! if they had not committed it yet), in commits of [`RECORD_EVERY`] calls,
+//! so a killed run leaves at most that many finished calls out of the
+//! manifest (done again next time, which replaces their outputs), never a
+//! call in it without its outputs. redb commits are atomic and durable
+//! (fsync), so the file is whole after any crash.
 
 use std::path::{Path, PathBuf};
 
@@ -357,40 +360,75 @@ impl Manifest {
         }
         planned
     }
+}
 
-    /// Records the calls a run finished (its `ok` inputs), after every
-    /// output took them.
-    pub fn record_run(
-        &self,
-        report: &crate::model::RunReport,
-        planned: &Planned,
-        options: &PlanOptions,
-    ) -> Result<()> {
-        let now = jiff::Timestamp::now();
-        let done: Vec<(String, PathEntry, CallEntry)> = report
-            .inputs
-            .iter()
-            .filter(|i| i.status == crate::model::InputStatus::Ok)
-            .filter_map(|i| {
-                let call_id = i.call_id.clone()?;
-                let &(size, mtime_ns) = planned.stats.get(Path::new(&i.path))?;
-                Some((
-                    i.path.clone(),
-                    PathEntry {
-                        size,
-                        mtime_ns,
-                        call_id,
-                    },
-                    CallEntry {
-                        model: options.model.clone(),
-                        fingerprint: options.fingerprint.clone(),
-                        processed_at: now,
-                        path: i.path.clone(),
-                    },
-                ))
-            })
-            .collect();
-        self.record(&done)
+/// Calls recorded per manifest commit: a killed run redoes at most this many.
+const RECORD_EVERY: usize = 64;
+
+/// The manifest as the last of a run's sinks: a call is recorded once every
+/// sink before it accepted it. The index and the tables may not have
+/// committed it yet, but they catch up from `OUT/transcripts/` when next
+/// opened (their pending lists), so the call is whole without being done
+/// again.
+pub struct ManifestSink {
+    manifest: Manifest,
+    stats: std::collections::HashMap<String, (u64, i128)>,
+    options: PlanOptions,
+    pending: Vec<(String, PathEntry, CallEntry)>,
+}
+
+impl ManifestSink {
+    pub fn new(manifest: Manifest, planned: &Planned, options: PlanOptions) -> Self {
+        ManifestSink {
+            manifest,
+            stats: planned
+                .stats
+                .iter()
+                .map(|(p, s)| (p.display().to_string(), *s))
+                .collect(),
+            options,
+            pending: Vec::new(),
+        }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.manifest.record(&self.pending)?;
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+impl crate::sink::Sink for ManifestSink {
+    fn name(&self) -> &str {
+        "manifest"
+    }
+
+    fn accept(&mut self, t: &crate::model::Transcript) -> Result<()> {
+        let Some(&(size, mtime_ns)) = self.stats.get(&t.source_path) else {
+            return Ok(());
+        };
+        self.pending.push((
+            t.source_path.clone(),
+            PathEntry {
+                size,
+                mtime_ns,
+                call_id: t.call_id.clone(),
+            },
+            CallEntry {
+                model: self.options.model.clone(),
+                fingerprint: self.options.fingerprint.clone(),
+                processed_at: jiff::Timestamp::now(),
+                path: t.source_path.clone(),
+            },
+        ));
+        if self.pending.len() >= RECORD_EVERY {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.flush()
     }
 }
 
