@@ -19,13 +19,47 @@ pub fn summary_line(report: &RunReport) -> String {
         String::new()
     };
     format!(
-        "{total} files: {} ok, {} failed, {} skipped; {} of audio in {}{speed}",
+        "{total} files: {} ok, {} failed, {} skipped{}; {} of audio in {}{speed}",
         report.ok,
         report.failed,
         report.skipped,
+        skip_reasons(report),
         human_duration(report.audio_ms),
         human_duration(report.wall_ms),
     )
+}
+
+/// ` (9 unchanged, 1 stale, 2 not audio)`: why inputs were skipped, for the
+/// one line cron mails (the reasons are the report's own `error` texts).
+fn skip_reasons(report: &RunReport) -> String {
+    let mut counts: std::collections::BTreeMap<usize, (&str, usize)> = Default::default();
+    for i in report
+        .inputs
+        .iter()
+        .filter(|i| i.status == crate::model::InputStatus::Skipped)
+    {
+        let why = i.error.as_deref().unwrap_or_default();
+        let (order, name) = if why.starts_with("unchanged") {
+            (0, "unchanged")
+        } else if why.starts_with("same content as") {
+            (1, "same content as another")
+        } else if why.starts_with("stale") {
+            (2, "stale")
+        } else if why.starts_with("not an audio") {
+            (3, "not audio")
+        } else {
+            (4, "other")
+        };
+        counts.entry(order).or_insert((name, 0)).1 += 1;
+    }
+    if counts.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = counts
+        .values()
+        .map(|(name, n)| format!("{n} {name}"))
+        .collect();
+    format!(" ({})", parts.join(", "))
 }
 
 /// `1h02m03s`, `4m05s`, `6.2s`.

@@ -79,6 +79,11 @@ fn reruns_do_only_what_is_new_changed_or_stale() {
 
     let again = run(&input, &out, &pipeline, &[]);
     assert_eq!((again.ok, again.skipped), (0, 2), "{:?}", outcomes(&again));
+    let line = callsift::report::summary_line(&again);
+    assert!(
+        line.starts_with("2 files: 0 ok, 0 failed, 2 skipped (2 unchanged);"),
+        "{line}"
+    );
     assert!(
         outcomes(&again)
             .iter()
@@ -145,6 +150,8 @@ fn reruns_do_only_what_is_new_changed_or_stale() {
     );
     let stale = run(&input, &out, &changed, &[]);
     assert_eq!((stale.ok, stale.skipped), (0, 3), "{:?}", outcomes(&stale));
+    let line = callsift::report::summary_line(&stale);
+    assert!(line.contains("3 skipped (3 stale)"), "{line}");
     assert!(outcomes(&stale).iter().all(|o| o.2.starts_with("stale")));
     let redone = run(&input, &out, &changed, &["--reprocess-stale"]);
     assert_eq!(redone.ok, 3, "{:?}", outcomes(&redone));
