@@ -6,17 +6,13 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use callsift::index::{IndexSink, SearchIndex, WriterOptions};
-use callsift::model::{
-    SearchFilters, SearchHit, SearchRequest, SearchSort, Segment, TRANSCRIPT_SCHEMA, Transcript,
-};
+use callsift::model::{SearchFilters, SearchHit, SearchRequest, SearchSort, Transcript};
 use callsift::sink::{Sink, TranscriptJsonSink};
 
-/// (start_ms, end_ms, channel, text)
-type Seg<'a> = (u64, u64, usize, &'a str);
+use common::{Seg, written_call};
 
 fn transcript(
     call_id: &str,
@@ -25,48 +21,8 @@ fn transcript(
     agent: Option<&str>,
     segs: &[Seg],
 ) -> Transcript {
-    let speaker = |c: usize| if c == 0 { "agent" } else { "customer" }.to_string();
-    let mut metadata = BTreeMap::new();
-    if let Some(a) = agent {
-        metadata.insert("agent".to_string(), a.to_string());
-    }
-    Transcript {
-        schema: TRANSCRIPT_SCHEMA.into(),
-        call_id: call_id.into(),
-        source_path: format!("/rec/{call_id}.wav"),
-        content_hash: format!("blake3:{call_id}"),
-        call_start: start.map(|s| s.parse().unwrap()),
-        duration_ms: segs.iter().map(|s| s.1).max().unwrap_or(0),
-        channels: 2,
-        sample_rate_hz: 8000,
-        codec: "pcm_mulaw".into(),
-        metadata,
-        model: "scripted".into(),
-        languages: BTreeMap::from([
-            ("agent".into(), lang.into()),
-            ("customer".into(), lang.into()),
-        ]),
-        segments: segs
-            .iter()
-            .map(|&(start_ms, end_ms, channel, text)| Segment {
-                start_ms,
-                end_ms,
-                channel,
-                speaker: speaker(channel),
-                language: lang.into(),
-                text: text.into(),
-                avg_logprob: -0.2,
-                no_speech_prob: 0.01,
-            })
-            .collect(),
-        speech: Vec::new(),
-        warnings: Vec::new(),
-        metadata_source: Default::default(),
-        pipeline: "test".into(),
-        processed_at: None,
-        processing_ms: None,
-        analysis: None,
-    }
+    let metadata: Vec<(&str, &str)> = agent.map(|a| ("agent", a)).into_iter().collect();
+    written_call(call_id, lang, start, &metadata, segs)
 }
 
 fn corpus() -> Vec<Transcript> {
