@@ -206,20 +206,6 @@ impl Manifest {
         }
         Ok(out)
     }
-
-    /// Every call, for `status`.
-    pub fn calls(&self) -> Result<Vec<(String, CallEntry)>> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
-        let t = tx.open_table(CALLS).map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for item in t.iter().map_err(|e| self.err(e))? {
-            let (k, v) = item.map_err(|e| self.err(e))?;
-            let entry: CallEntry = serde_json::from_slice(v.value())
-                .map_err(|e| self.err(format!("entry {}: {e}", k.value())))?;
-            out.push((k.value().to_string(), entry));
-        }
-        Ok(out)
-    }
 }
 
 /// What to do with one input file.
