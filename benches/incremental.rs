@@ -56,7 +56,15 @@ fn write_wav(path: &Path, seed: u64) {
 fn run(bin: &Path, input: &Path, out: &Path, model: &Path) -> (f64, RunReport) {
     let started = Instant::now();
     let o = Command::new(bin)
-        .args(["run", "--json", "--language", "en", "--input"])
+        .args([
+            "run",
+            "--json",
+            "--min-age",
+            "0",
+            "--language",
+            "en",
+            "--input",
+        ])
         .arg(input)
         .arg("--out")
         .arg(out)

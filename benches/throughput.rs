@@ -782,6 +782,7 @@ fn run_callsift(
         note(format!("{label} ({tag})"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_callsift"));
         cmd.arg("run")
+            .args(["--min-age", "0"])
             .arg("--input")
             .arg(input)
             .arg("--out")
@@ -1385,6 +1386,7 @@ fn memory_mode(opts: &Options, work: &Path) -> Vec<MemoryRun> {
         let _ = std::fs::remove_dir_all(&out);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_callsift"));
         cmd.arg("run")
+            .args(["--min-age", "0"])
             .arg("--input")
             .arg(&path)
             .arg("--out")

@@ -25,7 +25,7 @@ fi
 out=out/demo
 mkdir -p "$out"
 status=0
-"$bin" run --input samples --out "$out" --model "$model" --pipeline pipelines/pl-ru-he-en.toml --json >"$out-summary.json" || status=$?
+"$bin" run --min-age 0 --input samples --out "$out" --model "$model" --pipeline pipelines/pl-ru-he-en.toml --json >"$out-summary.json" || status=$?
 echo
 for id in $(grep -o '"call_id": "[0-9a-f]*"' "$out-summary.json" | cut -d'"' -f4); do
   "$bin" show "$id" --out "$out"

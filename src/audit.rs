@@ -153,18 +153,14 @@ pub fn append(out_dir: &Path, entry: &AuditEntry) -> Result<()> {
 #[cfg(unix)]
 fn open_append(path: &Path) -> Result<fs_err::File> {
     use fs_err::os::unix::fs::OpenOptionsExt;
-    use std::os::unix::fs::PermissionsExt;
     let file = fs_err::OpenOptions::new()
         .create(true)
         .append(true)
-        .mode(0o640)
+        .mode(crate::atomic::FILE_MODE)
         .open(path)?;
     // The mode above is filtered by the umask and ignored for a file that
     // already exists: set it for certain.
-    let mode = file.metadata()?.permissions().mode() & 0o777;
-    if mode != 0o640 {
-        fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o640))?;
-    }
+    crate::atomic::set_file_mode(file.file(), path)?;
     Ok(file)
 }
 

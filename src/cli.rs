@@ -5,13 +5,52 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// Every exit code of every subcommand (top-level `--help`, README).
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
-  0  every recording was processed
-  1  fatal error (bad model, unwritable output, …); nothing or not everything ran
+  0  done: every recording (or file, or call) was processed
+  1  fatal error (bad model, output folder not writable, disk full, no index …); \
+calls committed before it are kept, the next run does the rest
+  2  usage error (bad flag, missing input, invalid pipeline file or query)
+  3  the batch finished but some recordings (or files) failed (see the summary)
+  4  another callsift is writing the same output folder (OUT/run.lock); nothing was done
+  5  run: stopped by SIGINT/SIGTERM; the calls finished were committed, the next run does the rest";
+
+/// `run`'s exit codes.
+pub const RUN_EXIT_CODES: &str = "\
+Exit codes:
+  0  every recording was processed (or skipped as done, stale-free, still being written…)
+  1  fatal error (bad model, output folder not writable, disk full); \
+calls committed before it are kept, the next run does the rest
   2  usage error (bad flag, missing input, invalid pipeline file)
   3  the run finished but some recordings failed (see the summary)
+  4  another callsift is writing the same output folder (OUT/run.lock); nothing was done
+  5  stopped by SIGINT/SIGTERM: the calls in flight were finished and committed, \
+the rest are left for the next run (a second signal exits at once with 128+N)";
+
+/// Exit codes of the batch commands that write OUT (`import`, `rescore`, rebuilds).
+pub const BATCH_EXIT_CODES: &str = "\
+Exit codes:
+  0  every file (or call) was processed
+  1  fatal error (output folder not writable, disk full …)
+  2  usage error (bad flag, missing input, invalid pipeline file)
+  3  finished, but some files (or calls) failed (see the summary)
   4  another callsift is writing the same output folder (OUT/run.lock); nothing was done";
+
+/// Exit codes of the commands that only read OUT (`show`, `status`, `audit`, `report`).
+pub const READ_EXIT_CODES: &str = "\
+Exit codes:
+  0  done
+  1  fatal error (no such output folder, call or index; unreadable file)
+  2  usage error (bad flag or value)";
+
+/// Exit codes of `models` and `eval`.
+pub const TOOL_EXIT_CODES: &str = "\
+Exit codes:
+  0  done
+  1  fatal error (download, conversion or model failed)
+  2  usage error (bad flag or value)
+  3  eval: some recordings failed";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,39 +80,46 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Transcribe recordings into OUT/transcripts/<call_id>.json, the search index and the Parquet tables
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = RUN_EXIT_CODES)]
     Run(RunArgs),
     /// Print a call's dialogue: [00:01:23] agent: … (--at hh:mm:ss: the moment and a few turns around it)
+    #[command(after_help = READ_EXIT_CODES)]
     Show(ShowArgs),
     /// Search what was said: words, "phrases", fuzzy word~1, prefix mobil*, AND/OR/NOT
     #[command(after_help = SEARCH_HELP)]
     Search(SearchArgs),
     /// Bring transcripts made elsewhere (whisper.cpp, WhisperX, AWS, SRT, VTT) into OUT
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = BATCH_EXIT_CODES)]
     Import(ImportArgs),
     /// Manage the search index OUT/index/
-    #[command(subcommand)]
+    #[command(subcommand, after_help = BATCH_EXIT_CODES)]
     Index(IndexCommand),
     /// Manage the Parquet tables OUT/parquet/ (calls, segments)
-    #[command(subcommand)]
+    #[command(subcommand, after_help = BATCH_EXIT_CODES)]
     Tables(TablesCommand),
     /// Apply a pipeline's rules again to every stored transcript (no re-transcription): replaces hits, scores, the index's rule names; adds to the do-not-call export
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = BATCH_EXIT_CODES)]
     Rescore(RescoreArgs),
     /// Check a pipeline file's rules, or show what they find in one transcript
-    #[command(subcommand)]
+    #[command(subcommand, after_help = READ_EXIT_CODES)]
     Rules(RulesCommand),
     /// What OUT/manifest.redb says: calls done, and how many are stale for the given model and pipeline
+    #[command(after_help = READ_EXIT_CODES)]
     Status(StatusArgs),
+    /// Retention: remove calls that started more than --older-than ago from the index, tables, transcripts, run reports and manifest (do-not-call entries are kept)
+    #[command(after_help = PURGE_HELP)]
+    Purge(PurgeArgs),
     /// Who searched, showed or reported what, and when (OUT/audit.log)
+    #[command(after_help = READ_EXIT_CODES)]
     Audit(AuditArgs),
     /// Summarise calls from the tables: hours, talk ratio, interruptions, silence, scores, rule hits (--html: a page)
+    #[command(after_help = READ_EXIT_CODES)]
     Report(ReportArgs),
     /// List, fetch and import whisper models
-    #[command(subcommand)]
+    #[command(subcommand, after_help = TOOL_EXIT_CODES)]
     Models(ModelsCommand),
     /// Measure WER/CER of a model and pipeline on recordings with known texts
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = TOOL_EXIT_CODES)]
     Eval(EvalArgs),
 }
 
@@ -124,6 +170,48 @@ pub struct RunArgs {
     /// Also transcribe again the calls done with another model or other settings (see `callsift status`)
     #[arg(long)]
     pub reprocess_stale: bool,
+    /// Skip files modified within this long (still being written; a later
+    /// run takes them): 0, 90s, 2m, 1h [default: the pipeline's [input]
+    /// min_age, else 2m]
+    #[arg(long, value_name = "DURATION", value_parser = parse_min_age)]
+    pub min_age: Option<crate::min_age::MinAge>,
+}
+
+fn parse_min_age(text: &str) -> Result<crate::min_age::MinAge, String> {
+    crate::min_age::parse_duration(text).map(crate::min_age::MinAge)
+}
+
+/// `purge --help`: what it keeps, and its exit codes.
+pub const PURGE_HELP: &str = "\
+A call's age is its call_start (file name, sidecar, CDR or the file's mtime);
+calls without one are kept. A purged recording that reappears is skipped by
+`callsift run` unless --force. Every purge (a dry run too) is written to
+OUT/audit.log with the OS user.
+The pipeline's retention_days = N purges at the end of every run.
+
+Exit codes:
+  0  done (or nothing to purge)
+  1  fatal error (unreadable output folder or file)
+  2  usage error (bad flag or --older-than)
+  4  another callsift is writing the same output folder (OUT/run.lock); nothing was done";
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Output folder
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Purge calls that started longer ago than this: 90d, 12h, 2w (s, m, h, d, w)
+    #[arg(long, value_name = "AGE", value_parser = crate::purge::parse_age)]
+    pub older_than: jiff::SignedDuration,
+    /// List what would be purged; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also delete each purged call's source recording (only if it still holds the call's content)
+    #[arg(long)]
+    pub delete_recordings: bool,
+    /// Print a JSON summary (schema callsift.purge/1) on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -27,9 +27,17 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_SOME_FAILED: u8 = 3;
 /// Another callsift process is writing the output folder.
 pub const EXIT_LOCKED: u8 = 4;
+/// `run` stopped by SIGINT/SIGTERM after committing the calls it finished.
+pub const EXIT_INTERRUPTED: u8 = 5;
 
 /// Runs the parsed command line; the returned code is the process's.
 pub fn dispatch(cli: Cli) -> Result<u8> {
+    // Models are shared with other users; everything else writes OUT
+    // (at least its audit log), where third-party writers must not create
+    // files wider than 0640.
+    if !matches!(cli.command, Command::Models(_)) {
+        crate::atomic::restrict_umask();
+    }
     match cli.command {
         Command::Run(args) => run(args),
         Command::Show(args) => show(args),
@@ -42,6 +50,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Rules(cmd) => rules(cmd),
         Command::Audit(args) => audit_trail(args),
         Command::Status(args) => status(args),
+        Command::Purge(args) => purge(args),
         Command::Models(cmd) => models(cmd),
         Command::Eval(args) => eval(args),
     }
@@ -193,7 +202,18 @@ fn run(args: RunArgs) -> Result<u8> {
     let settings = resolve_run_settings(&args)?;
     // Check the inputs and the lock before the (slow) model load.
     let (audio, not_audio) = pipeline::collect_inputs(&settings.inputs)?;
+    // Before the manifest hashes anything: a file still being written is
+    // not read at all.
+    let min_age = args.min_age.unwrap_or(settings.pipeline.input.min_age);
+    let (audio, fresh) = crate::min_age::split_fresh(audio, min_age, std::time::SystemTime::now());
+    // A folder that cannot be written fails now, not after transcription.
+    sink::check_out_dir(&settings.out_dir)?;
     let _lock = crate::run_lock::acquire(&settings.out_dir, "run")?;
+    // Under the lock no other writer is mid-write: any temp file is stale.
+    let stale = crate::atomic::remove_stale_temps(&settings.out_dir)?;
+    if stale > 0 {
+        tracing::info!("removed {stale} temporary files a killed run left");
+    }
     let manifest = crate::manifest::Manifest::open(&settings.out_dir)?;
     let plan_options = crate::manifest::PlanOptions {
         force: args.force,
@@ -205,8 +225,11 @@ fn run(args: RunArgs) -> Result<u8> {
             .unwrap_or_default(),
         fingerprint: crate::manifest::fingerprint(&settings.pipeline),
     };
+    // From here on a first SIGINT/SIGTERM ends the run cleanly.
+    let stop = crate::interrupt::StopFlag::on_signals()?;
     let mut planned = manifest.plan_all(&audio, &plan_options);
     planned.reports.extend(not_audio);
+    planned.reports.extend(fresh);
     let transcriber = load_transcriber(
         &settings.model_path,
         &settings.pipeline,
@@ -238,9 +261,13 @@ fn run(args: RunArgs) -> Result<u8> {
             workers: settings.workers,
             threads: settings.threads,
             progress: true,
+            stop: stop.clone(),
         },
     )?;
     crate::manifest::merge_report(&mut run_report, planned);
+    // The sinks (the manifest, index and tables writers among them) are
+    // closed before a retention purge opens them again.
+    drop(sinks);
     let saved = report::save(&run_report, &settings.out_dir)?;
     if args.json {
         println!("{}", report::to_json(&run_report)?);
@@ -248,7 +275,16 @@ fn run(args: RunArgs) -> Result<u8> {
     eprintln!("{}", report::summary_line(&run_report));
     alerts(&run_report, &settings.pipeline, &settings.out_dir)?;
     tracing::info!("run summary saved to {}", saved.display());
-    Ok(if run_report.failed > 0 {
+    // After the run's own commits and its saved report; never after an
+    // interrupted run, which is to end quickly.
+    if let Some(days) = settings.pipeline.retention_days
+        && !run_report.interrupted
+    {
+        purge_after_run(&settings.out_dir, days)?;
+    }
+    Ok(if run_report.interrupted {
+        EXIT_INTERRUPTED
+    } else if run_report.failed > 0 {
         EXIT_SOME_FAILED
     } else {
         EXIT_OK
@@ -609,6 +645,81 @@ fn status(args: StatusArgs) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
+/// `callsift purge`: under the run lock, audited, summary on stderr (JSON on stdout).
+fn purge(args: crate::cli::PurgeArgs) -> Result<u8> {
+    if !args.out.is_dir() {
+        return Err(Error::Other(format!(
+            "--out {}: no such output folder",
+            args.out.display()
+        )));
+    }
+    let _lock = crate::run_lock::acquire(&args.out, "purge")?;
+    let options = crate::purge::PurgeOptions {
+        cutoff: crate::purge::cutoff(jiff::Timestamp::now(), args.older_than)?,
+        dry_run: args.dry_run,
+        delete_recordings: args.delete_recordings,
+    };
+    let report = crate::purge::purge(&args.out, &options)?;
+    audit(
+        &args.out,
+        "purge",
+        None,
+        serde_json::json!({
+            "older_than": format!("{:#}", args.older_than),
+            "cutoff": report.cutoff,
+            "dry_run": args.dry_run,
+            "delete_recordings": args.delete_recordings,
+        }),
+        report.calls.len(),
+    )?;
+    print_purge(&report, args.json)?;
+    Ok(EXIT_OK)
+}
+
+/// What a purge removed: a line per call and the summary on stderr, or the JSON on stdout.
+fn print_purge(report: &crate::purge::PurgeReport, json: bool) -> Result<()> {
+    if json {
+        let text = serde_json::to_string_pretty(report)
+            .map_err(|e| Error::Other(format!("cannot serialise the purge summary: {e}")))?;
+        println!("{text}");
+    } else {
+        for c in &report.calls {
+            let start = c.call_start.map_or("?".into(), |t| t.to_string());
+            println!("{}  {start}  {}", c.call_id, c.source_path);
+        }
+    }
+    let line = crate::purge::summary_line(report);
+    tracing::info!("{line}");
+    eprintln!("{line}");
+    Ok(())
+}
+
+/// `retention_days` of the pipeline: the purge at the end of a run (the
+/// caller holds the run lock, and every sink has committed and closed).
+fn purge_after_run(out_dir: &Path, days: std::num::NonZeroU32) -> Result<()> {
+    let options = crate::purge::PurgeOptions {
+        cutoff: crate::purge::retention_cutoff(jiff::Timestamp::now(), days.get())?,
+        dry_run: false,
+        delete_recordings: false,
+    };
+    let report = crate::purge::purge(out_dir, &options)?;
+    audit(
+        out_dir,
+        "purge",
+        None,
+        serde_json::json!({ "retention_days": days.get(), "cutoff": report.cutoff, "by": "run" }),
+        report.calls.len(),
+    )?;
+    let line = format!(
+        "retention ({} days): {}",
+        days,
+        crate::purge::summary_line(&report)
+    );
+    tracing::info!("{line}");
+    eprintln!("{line}");
+    Ok(())
+}
+
 fn audit_trail(args: AuditArgs) -> Result<u8> {
     let (from, to) = date_range(&DateRangeArgs {
         from: args.from.clone(),
@@ -717,6 +828,7 @@ fn import(args: ImportArgs) -> Result<u8> {
     };
     let pipeline = load_pipeline_file(args.pipeline.as_deref())?;
     let resolver = crate::metadata::MetadataResolver::new(&pipeline.metadata)?;
+    sink::check_out_dir(&args.out)?;
     let _lock = crate::run_lock::acquire(&args.out, "import")?;
     let started_at = jiff::Timestamp::now();
     let clock = std::time::Instant::now();
@@ -735,6 +847,11 @@ fn import(args: ImportArgs) -> Result<u8> {
         let result = imported.and_then(|t| sink::feed(&mut sinks, t));
         inputs.push(match result {
             Ok(t) => crate::pipeline::ok_report(path, &t),
+            // Not this file's fault, and every later one would fail too.
+            Err(e) if sink::is_disk_full(&e) => {
+                sink::finish_after_error(&mut sinks);
+                return Err(sink::disk_full_error(&e));
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 crate::pipeline::failed(path, &e)
@@ -760,6 +877,7 @@ fn import(args: ImportArgs) -> Result<u8> {
         wall_ms: clock.elapsed().as_millis() as u64,
         stages: Default::default(),
         inputs,
+        interrupted: false,
     };
     report::save(&run, &args.out)?;
     if args.json {

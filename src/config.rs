@@ -27,7 +27,12 @@ pub struct PipelineFile {
     /// ISO 3166 country of numbers written without `+` (`PL`), for the
     /// do-not-call list's E.164 numbers.
     pub default_country: Option<toml::Spanned<String>>,
+    /// Days a call is kept (by `call_start`): when set, `run` purges older
+    /// calls at the end of each run that was not interrupted (as
+    /// `callsift purge --older-than Nd`). Unset: nothing is purged.
+    pub retention_days: Option<std::num::NonZeroU32>,
     pub model: ModelSection,
+    pub input: InputSection,
     pub speakers: SpeakerSection,
     pub vad: VadSettings,
     pub whisper: WhisperSettings,
@@ -47,6 +52,15 @@ pub struct PipelineFile {
 pub struct ModelSection {
     /// Path of the ggml model; relative paths are relative to the pipeline file.
     pub path: Option<PathBuf>,
+}
+
+/// Which files of the input folders a run takes.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InputSection {
+    /// Files modified more recently than this are still being written and
+    /// left for a later run (`0`, `90s`, `2m`, `1h`); `--min-age` overrides.
+    pub min_age: crate::min_age::MinAge,
 }
 
 /// Who speaks on which channel.

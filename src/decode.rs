@@ -79,6 +79,9 @@ pub const TRUNCATED_NO_AUDIO: &str = "truncated: no audio before the file ends";
 pub const NOT_AUDIO: &str = "not a recognised audio file";
 /// Reason given for a zero-byte file.
 pub const EMPTY_FILE: &str = "empty file";
+/// Reason given for a file listed for the run but gone when it was opened
+/// (deleted or moved by the recorder or a cleanup job meanwhile).
+pub const VANISHED: &str = "vanished before it was read: no such file";
 
 /// How many demuxer errors in a row end the decode. Readers resynchronise after an error,
 /// but one that cannot make progress would otherwise loop forever.
@@ -365,7 +368,13 @@ struct Opened {
 /// `hash`: whether to hash the bytes read (off for [`decode_file`], which has no use for it).
 fn open(path: &Path, hash: bool) -> Result<Opened> {
     let io_err = |e: io::Error| Error::decode(path, format!("cannot read file: {e}"));
-    let file = File::open(path).map_err(io_err)?;
+    let file = File::open(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => Error::decode(path, VANISHED),
+        _ => io_err(e),
+    })?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(Error::decode(path, "a folder, not a recording"));
+    }
     let meta = file.metadata().map_err(io_err)?;
     let file_len = meta.len();
     if file_len == 0 {
@@ -439,6 +448,29 @@ fn open(path: &Path, hash: bool) -> Result<Opened> {
         known_magic,
         file,
     })
+}
+
+/// Most channels a recording may have: multi-party PBX recordings have a
+/// handful; a header claiming thousands is corrupt, and each channel costs a
+/// VAD, a resampler and whisper passes.
+pub const MAX_CHANNELS: usize = 64;
+/// Highest sample rate accepted (studio audio tops out at 384 kHz).
+pub const MAX_SAMPLE_RATE_HZ: u32 = 384_000;
+
+/// Why a channel count or sample rate cannot be a recording's, if it cannot.
+fn implausible(channels: usize, rate: u32) -> Option<String> {
+    if channels == 0 || channels > MAX_CHANNELS {
+        Some(format!(
+            "implausible header: {channels} channels (1 to {MAX_CHANNELS} accepted)"
+        ))
+    } else if rate == 0 || rate > MAX_SAMPLE_RATE_HZ {
+        Some(format!(
+            "implausible header: sample rate {rate} Hz (1 Hz to {} kHz accepted)",
+            MAX_SAMPLE_RATE_HZ / 1000
+        ))
+    } else {
+        None
+    }
 }
 
 /// Reads until `buf` is full or the file ends; returns how many bytes were read.
@@ -597,6 +629,9 @@ impl Decoding {
                 return Err(Error::decode(path, NOT_AUDIO));
             }
             return Err(Error::decode(path, "no sample rate in the stream"));
+        }
+        if let Some(reason) = implausible(d.audio.channels, sample_rate_hz) {
+            return Err(Error::decode(path, reason));
         }
         d.audio.rate = Some(sample_rate_hz);
         let info = AudioInfo {
@@ -1447,7 +1482,9 @@ mod wav {
                     return Ok((Plan::AsIs, None));
                 }
                 body.truncate(got);
-                if let Some(reason) = unsupported_reason(&body) {
+                if let Some(reason) =
+                    unsupported_reason(&body).or_else(|| implausible_reason(&body))
+                {
                     return Ok((Plan::Unsupported(reason), None));
                 }
                 fmt = Some((pos, len, body));
@@ -1555,6 +1592,15 @@ mod wav {
                 format_tag_name(tag)
             )),
         }
+    }
+
+    /// `Some(reason)` when the fmt chunk's numbers cannot be a recording: such headers
+    /// (corruption, or hostile files) otherwise reach symphonia's arithmetic and our
+    /// per-channel buffers. Checked before symphonia sees the file.
+    pub(super) fn implausible_reason(fmt_body: &[u8]) -> Option<String> {
+        let channels = u16::from_le_bytes([fmt_body[2], fmt_body[3]]);
+        let rate = u32::from_le_bytes([fmt_body[4], fmt_body[5], fmt_body[6], fmt_body[7]]);
+        super::implausible(usize::from(channels), rate)
     }
 
     /// Names of WAV format tags (mmreg.h) seen in telephony and voice recorders.
@@ -1775,7 +1821,7 @@ mod tests {
         assert!(matches!(err, Error::Decode { .. }));
         assert!(
             err.to_string()
-                .starts_with("/nonexistent/call.wav: cannot read file")
+                .starts_with("/nonexistent/call.wav: vanished before it was read")
         );
     }
 

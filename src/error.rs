@@ -68,6 +68,15 @@ pub enum Error {
     )]
     NoIndex { out_dir: PathBuf },
 
+    /// An output folder (or one of its subfolders) that cannot be written,
+    /// found before any recording is read.
+    #[error("--out {}: cannot write {}: {reason}", out_dir.display(), path.display())]
+    OutNotWritable {
+        out_dir: PathBuf,
+        path: PathBuf,
+        reason: String,
+    },
+
     #[error("{0}")]
     Other(String),
 }

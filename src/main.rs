@@ -43,9 +43,11 @@ fn init_logging(
     use tracing_subscriber::EnvFilter;
     // symphonia logs what it met while probing a bad file; callsift reports
     // the same failure itself, with the path, so those lines only repeat it.
+    // whisper.cpp's own lines (routed through whisper-rs's hooks) are for
+    // debugging it; cron mail at the default level carries only ours.
     let default = match (quiet, verbose) {
-        (true, _) => "error,symphonia=off",
-        (false, 0) => "warn,symphonia=off",
+        (true, _) => "error,symphonia=off,whisper_rs=off",
+        (false, 0) => "warn,symphonia=off,whisper_rs=off",
         (false, 1) => "info,symphonia=off,whisper_rs=warn",
         (false, _) => "debug",
     };

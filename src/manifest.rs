@@ -16,6 +16,13 @@
 //! manifest (done again next time, which replaces their outputs), never a
 //! call in it without its outputs. redb commits are atomic and durable
 //! (fsync), so the file is whole after any crash.
+//!
+//! A third table, `purged`: a call id → when retention purged it
+//! ([`PurgedEntry`], written by [`crate::purge`]), so a purged recording
+//! that reappears on the share is skipped (not transcribed again) unless
+//! `--force`. An entry is written before anything of the call is removed
+//! (`finished: false`) and finished after, so a killed purge is completed
+//! by the next one.
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +33,7 @@ use crate::error::{Error, Result};
 
 const PATHS: TableDefinition<&str, &[u8]> = TableDefinition::new("paths");
 const CALLS: TableDefinition<&str, &[u8]> = TableDefinition::new("calls");
+const PURGED: TableDefinition<&str, &[u8]> = TableDefinition::new("purged");
 
 /// `OUT/manifest.redb`.
 pub fn manifest_path(out_dir: &Path) -> PathBuf {
@@ -50,6 +58,20 @@ pub struct CallEntry {
     pub processed_at: jiff::Timestamp,
     /// The path it was first done from.
     pub path: String,
+}
+
+/// A call retention purged (or is purging).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgedEntry {
+    pub purged_at: jiff::Timestamp,
+    pub call_start: Option<jiff::Timestamp>,
+    /// The recording it was made from, for `--delete-recordings`.
+    pub source_path: String,
+    /// Whether the purge was asked to delete the recording too (a later
+    /// purge finishing this one does what this one was asked).
+    pub delete_recording: bool,
+    /// Every output of the call is gone and its done entries removed.
+    pub finished: bool,
 }
 
 /// A file's size and mtime, the cheap part of "is it unchanged?".
@@ -94,11 +116,8 @@ impl Manifest {
     pub fn open(out_dir: &Path) -> Result<Self> {
         let path = manifest_path(out_dir);
         let db = Database::create(&path).map_err(|e| db_error(&path, e))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-        }
+        // redb creates the file with the umask's mode.
+        crate::atomic::set_mode(&path, crate::atomic::FILE_MODE)?;
         let mut m = Manifest {
             db,
             path,
@@ -108,11 +127,16 @@ impl Manifest {
         let tx = m.db.begin_write().map_err(|e| m.err(e))?;
         tx.open_table(PATHS).map_err(|e| m.err(e))?;
         tx.open_table(CALLS).map_err(|e| m.err(e))?;
+        tx.open_table(PURGED).map_err(|e| m.err(e))?;
         tx.commit().map_err(|e| m.err(e))?;
         let tx = m.db.begin_read().map_err(|e| m.err(e))?;
         let calls = tx.open_table(CALLS).map_err(|e| m.err(e))?;
-        m.knows_calls = !redb::ReadableTableMetadata::is_empty(&calls).map_err(|e| m.err(e))?;
+        let purged = tx.open_table(PURGED).map_err(|e| m.err(e))?;
+        // A purged call is known too: its recording must be recognised by content.
+        m.knows_calls = !redb::ReadableTableMetadata::is_empty(&calls).map_err(|e| m.err(e))?
+            || !redb::ReadableTableMetadata::is_empty(&purged).map_err(|e| m.err(e))?;
         drop(calls);
+        drop(purged);
         drop(tx);
         Ok(m)
     }
@@ -152,6 +176,10 @@ impl Manifest {
         self.get(CALLS, call_id)
     }
 
+    pub fn purged_entry(&self, call_id: &str) -> Result<Option<PurgedEntry>> {
+        self.get(PURGED, call_id)
+    }
+
     /// Records finished calls in one commit: `(path, path entry, call entry)`.
     pub fn record(&self, done: &[(String, PathEntry, CallEntry)]) -> Result<()> {
         if done.is_empty() {
@@ -161,6 +189,7 @@ impl Manifest {
         {
             let mut paths = tx.open_table(PATHS).map_err(|e| self.err(e))?;
             let mut calls = tx.open_table(CALLS).map_err(|e| self.err(e))?;
+            let mut purged = tx.open_table(PURGED).map_err(|e| self.err(e))?;
             for (path, p, c) in done {
                 let pv = serde_json::to_vec(p).map_err(|e| self.err(e))?;
                 paths
@@ -170,6 +199,8 @@ impl Manifest {
                 calls
                     .insert(p.call_id.as_str(), cv.as_slice())
                     .map_err(|e| self.err(e))?;
+                // Transcribed again (`--force`): no longer purged.
+                purged.remove(p.call_id.as_str()).map_err(|e| self.err(e))?;
             }
         }
         tx.commit().map_err(|e| self.err(e))
@@ -208,6 +239,100 @@ impl Manifest {
     }
 }
 
+impl Manifest {
+    /// Step 1 of a purge: records the calls about to be purged
+    /// (`finished: false`), in one commit, before any output is touched.
+    pub fn begin_purge(&self, entries: &[(String, PurgedEntry)]) -> Result<()> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut purged = tx.open_table(PURGED).map_err(|e| self.err(e))?;
+            for (id, entry) in entries {
+                let v = serde_json::to_vec(entry).map_err(|e| self.err(e))?;
+                purged
+                    .insert(id.as_str(), v.as_slice())
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// The calls a killed purge left unfinished (their outputs may be partly there).
+    pub fn unfinished_purges(&self) -> Result<Vec<(String, PurgedEntry)>> {
+        unfinished_in(&self.db, &self.path)
+    }
+
+    /// The last step of a purge: the calls' done entries (by call and every
+    /// path holding them) go, and their purged entries are finished, in one
+    /// commit.
+    pub fn finish_purge(&self, ids: &std::collections::BTreeSet<String>) -> Result<()> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut paths = tx.open_table(PATHS).map_err(|e| self.err(e))?;
+            let mut gone = Vec::new();
+            for item in paths.iter().map_err(|e| self.err(e))? {
+                let (k, v) = item.map_err(|e| self.err(e))?;
+                let entry: PathEntry = serde_json::from_slice(v.value())
+                    .map_err(|e| self.err(format!("entry {}: {e}", k.value())))?;
+                if ids.contains(&entry.call_id) {
+                    gone.push(k.value().to_string());
+                }
+            }
+            for path in gone {
+                paths.remove(path.as_str()).map_err(|e| self.err(e))?;
+            }
+            let mut calls = tx.open_table(CALLS).map_err(|e| self.err(e))?;
+            let mut purged = tx.open_table(PURGED).map_err(|e| self.err(e))?;
+            for id in ids {
+                calls.remove(id.as_str()).map_err(|e| self.err(e))?;
+                let entry = match purged.get(id.as_str()).map_err(|e| self.err(e))? {
+                    Some(v) => serde_json::from_slice::<PurgedEntry>(v.value())
+                        .map_err(|e| self.err(format!("entry {id}: {e}")))?,
+                    None => continue,
+                };
+                let v = serde_json::to_vec(&PurgedEntry {
+                    finished: true,
+                    ..entry
+                })
+                .map_err(|e| self.err(e))?;
+                purged
+                    .insert(id.as_str(), v.as_slice())
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+}
+
+/// [`Manifest::unfinished_purges`] without writing anything (a dry run):
+/// no manifest, or one without the purged table, has none.
+pub fn unfinished_purges_in(out_dir: &Path) -> Result<Vec<(String, PurgedEntry)>> {
+    let path = manifest_path(out_dir);
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let db = Database::open(&path).map_err(|e| db_error(&path, e))?;
+    unfinished_in(&db, &path)
+}
+
+fn unfinished_in(db: &Database, path: &Path) -> Result<Vec<(String, PurgedEntry)>> {
+    let tx = db.begin_read().map_err(|e| db_error(path, e))?;
+    let purged = match tx.open_table(PURGED) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(db_error(path, e)),
+    };
+    let mut out = Vec::new();
+    for item in purged.iter().map_err(|e| db_error(path, e))? {
+        let (k, v) = item.map_err(|e| db_error(path, e))?;
+        let entry: PurgedEntry = serde_json::from_slice(v.value())
+            .map_err(|e| db_error(path, format!("entry {}: {e}", k.value())))?;
+        if !entry.finished {
+            out.push((k.value().to_string(), entry));
+        }
+    }
+    Ok(out)
+}
+
 /// What to do with one input file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {
@@ -219,6 +344,8 @@ pub enum Plan {
     Known { call_id: String, as_path: String },
     /// Done with another model or other settings (and not `--reprocess-stale`).
     Stale { call_id: String },
+    /// Purged by retention (and not `--force`).
+    Purged { call_id: String },
 }
 
 /// How a run treats what the manifest knows.
@@ -254,6 +381,9 @@ impl Manifest {
         let Some((call_id, by_content)) = call_id else {
             return Ok((Plan::Process, size, mtime));
         };
+        if self.purged_entry(&call_id)?.is_some() {
+            return Ok((Plan::Purged { call_id }, size, mtime));
+        }
         let Some(call) = self.call_entry(&call_id)? else {
             return Ok((Plan::Process, size, mtime));
         };
@@ -329,6 +459,11 @@ impl Manifest {
                     path,
                     Some(call_id),
                     "stale: done with another model or other settings (--reprocess-stale does it again)".into(),
+                )),
+                Ok((Plan::Purged { call_id }, ..)) => planned.reports.push(skipped(
+                    path,
+                    Some(call_id),
+                    "purged (retention); --force transcribes it again".into(),
                 )),
                 Err(e) => planned.reports.push(crate::pipeline::failed(path, &e)),
             }

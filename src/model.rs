@@ -618,6 +618,10 @@ pub struct RunReport {
     #[serde(default)]
     pub stages: StageTimes,
     pub inputs: Vec<InputReport>,
+    /// The run was asked to stop (SIGINT/SIGTERM) and left recordings for
+    /// the next run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 /// Where a run's time went. Times are summed over the threads that did the

@@ -18,8 +18,13 @@ pub fn summary_line(report: &RunReport) -> String {
     } else {
         String::new()
     };
+    let stopped = if report.interrupted {
+        "interrupted by SIGINT/SIGTERM, the rest is left for the next run: "
+    } else {
+        ""
+    };
     format!(
-        "{total} files: {} ok, {} failed, {} skipped{}; {} of audio in {}{speed}",
+        "{stopped}{total} files: {} ok, {} failed, {} skipped{}; {} of audio in {}{speed}",
         report.ok,
         report.failed,
         report.skipped,
@@ -47,8 +52,12 @@ fn skip_reasons(report: &RunReport) -> String {
             (2, "stale")
         } else if why.starts_with("not an audio") {
             (3, "not audio")
+        } else if why.starts_with("still being written") {
+            (4, "still being written")
+        } else if why.starts_with("interrupted") {
+            (5, "interrupted")
         } else {
-            (4, "other")
+            (9, "other")
         };
         counts.entry(order).or_insert((name, 0)).1 += 1;
     }

@@ -31,15 +31,16 @@ pub fn lock_path(out_dir: &Path) -> PathBuf {
 /// Takes the output folder's lock for `command` (`run`, `import`, …), or
 /// fails at once with [`Error::Locked`].
 pub fn acquire(out_dir: &Path, command: &str) -> Result<RunLock> {
-    fs_err::create_dir_all(out_dir)?;
+    crate::atomic::create_dir_all(out_dir)?;
     let path = lock_path(out_dir);
     let mut options = std::fs::OpenOptions::new();
     options.create(true).truncate(false).read(true).write(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, crate::atomic::FILE_MODE);
     let mut file = options
         .open(&path)
         .map_err(|e| Error::Other(format!("{}: cannot open the lock: {e}", path.display())))?;
+    crate::atomic::set_file_mode(&file, &path)?;
     #[cfg(unix)]
     if let Err(e) = rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
         if e == rustix::io::Errno::WOULDBLOCK {

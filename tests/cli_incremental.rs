@@ -14,7 +14,7 @@ use common::*;
 
 fn run(input: &Path, out: &Path, pipeline: &Path, extra: &[&str]) -> RunReport {
     let o = bin()
-        .args(["run", "--json", "--input"])
+        .args(["run", "--json", "--min-age", "0", "--input"])
         .arg(input)
         .arg("--out")
         .arg(out)

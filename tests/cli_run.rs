@@ -61,6 +61,8 @@ fn batch_with_bad_files_finishes_and_exits_3() {
         .args([
             "run",
             "--json",
+            "--min-age",
+            "0",
             "--threads",
             "2",
             "--language",
@@ -236,7 +238,7 @@ fn same_content_is_the_same_call_id() {
     std::fs::copy(&a, &b).unwrap();
     let out = tmp.path().join("out");
     let assert = bin()
-        .args(["run", "--json", "--input"])
+        .args(["run", "--json", "--min-age", "0", "--input"])
         .arg(&a)
         .arg("--input")
         .arg(&b)
@@ -269,7 +271,14 @@ fn usage_errors_exit_2_and_missing_model_says_how_to_get_one() {
     bin().args(["run", "--bogus"]).assert().code(2);
     // Missing input.
     let out = bin()
-        .args(["run", "--input", "/nonexistent/x.wav", "--out"])
+        .args([
+            "run",
+            "--min-age",
+            "0",
+            "--input",
+            "/nonexistent/x.wav",
+            "--out",
+        ])
         .arg(tmp.path())
         .arg("--model")
         .arg(random_model())
@@ -280,7 +289,7 @@ fn usage_errors_exit_2_and_missing_model_says_how_to_get_one() {
     let pipeline = tmp.path().join("p.toml");
     std::fs::write(&pipeline, "[vad]\nthreshhold = 0.3\n").unwrap();
     let out = bin()
-        .args(["run", "--input"])
+        .args(["run", "--min-age", "0", "--input"])
         .arg(tmp.path())
         .arg("--out")
         .arg(tmp.path().join("o"))
@@ -296,7 +305,7 @@ fn usage_errors_exit_2_and_missing_model_says_how_to_get_one() {
     // No model anywhere: fatal, and the message says how to get one.
     let out = bin()
         .env_remove("CALLSIFT_MODEL")
-        .args(["run", "--input"])
+        .args(["run", "--min-age", "0", "--input"])
         .arg(tmp.path())
         .arg("--out")
         .arg(tmp.path().join("o"))
@@ -311,7 +320,7 @@ fn usage_errors_exit_2_and_missing_model_says_how_to_get_one() {
     let fake = tmp.path().join("ggml-fake.bin");
     std::fs::write(&fake, b"not a model").unwrap();
     let out = bin()
-        .args(["run", "--input"])
+        .args(["run", "--min-age", "0", "--input"])
         .arg(tmp.path())
         .arg("--out")
         .arg(tmp.path().join("o"))

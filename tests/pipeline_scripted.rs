@@ -104,6 +104,7 @@ fn run_with_workers(
             workers,
             threads: 1,
             progress: false,
+            stop: Default::default(),
         },
     )
     .unwrap();

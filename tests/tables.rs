@@ -293,9 +293,9 @@ fn the_parquet_crate_reads_the_files_as_documented() {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&path), 0o600);
-        assert_eq!(mode(&pdir), 0o700);
-        assert_eq!(mode(&tables::tables_dir(out)), 0o700);
+        assert_eq!(mode(&path), 0o640);
+        assert_eq!(mode(&pdir), 0o750);
+        assert_eq!(mode(&tables::tables_dir(out)), 0o750);
     }
 }
 
@@ -776,7 +776,7 @@ fn the_sink_catches_up_on_pending_calls_after_a_kill() {
             .unwrap()
             .permissions()
             .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(mode & 0o777, 0o640);
     }
 }
 

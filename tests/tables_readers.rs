@@ -163,6 +163,7 @@ fn run_pipeline(inputs: &[PathBuf], out: &Path) {
             workers: 2,
             threads: 1,
             progress: false,
+            stop: Default::default(),
         },
     )
     .unwrap();

@@ -32,7 +32,7 @@ fn run(model: &Path, inputs: &[PathBuf], extra: &[&str]) -> Vec<Transcript> {
 /// returns the transcripts in input order.
 fn run_in(out: &Path, model: &Path, inputs: &[PathBuf], extra: &[&str]) -> Vec<Transcript> {
     let mut cmd = bin();
-    cmd.args(["run", "--json", "--model"])
+    cmd.args(["run", "--json", "--min-age", "0", "--model"])
         .arg(model)
         .arg("--out")
         .arg(out);
@@ -323,7 +323,7 @@ fn run_then_search_finds_the_phrase_at_its_second() {
     let Some(audio) = shared_audio() else { return };
     let out = tempfile::tempdir().unwrap();
     bin()
-        .args(["run", "--threads", "2", "--model"])
+        .args(["run", "--min-age", "0", "--threads", "2", "--model"])
         .arg(&model)
         .arg("--input")
         .arg(audio.join("speech/jfk.wav"))

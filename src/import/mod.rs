@@ -123,10 +123,25 @@ pub fn import_file(
         reason,
     };
     let bytes = fs_err::read(path).map_err(|e| fail(format!("cannot read: {}", e.kind())))?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| fail(format!("not utf-8 text: {e}")))?;
+    import_bytes(path, &bytes, format, options)
+}
+
+/// [`import_file`] over bytes already read; `path` names them in errors and
+/// the transcript (the fuzz target calls this without a file).
+pub fn import_bytes(
+    path: &Path,
+    bytes: &[u8],
+    format: ImportFormat,
+    options: &ImportOptions,
+) -> Result<Transcript> {
+    let fail = |reason: String| Error::Import {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::str::from_utf8(bytes).map_err(|e| fail(format!("not utf-8 text: {e}")))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let format = match format {
-        ImportFormat::Auto => detect(&bytes).ok_or_else(|| fail(undetected_reason(text)))?,
+        ImportFormat::Auto => detect(bytes).ok_or_else(|| fail(undetected_reason(text)))?,
         explicit => explicit,
     };
     let parsed = match format {
@@ -139,7 +154,7 @@ pub fn import_file(
         ImportFormat::Auto => unreachable!("auto was resolved above"),
     }
     .map_err(fail)?;
-    Ok(build(path, &bytes, format, parsed, options))
+    Ok(build(path, bytes, format, parsed, options))
 }
 
 /// Why auto-detection failed, as specific as the content allows: a file

@@ -70,14 +70,8 @@ pub fn open_or_create(out_dir: &Path) -> Result<(Index, Fields)> {
     let dir = index_dir(out_dir);
     let fields = Fields::new();
     if !dir.exists() {
-        fs_err::create_dir_all(&dir)?;
-        // The index holds what was said in calls: owner only, like the
-        // transcripts (Tantivy creates its files with the umask's mode).
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs_err::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
-        }
+        // The index holds what was said in calls: 0750, like every output.
+        crate::atomic::create_dir_all(&dir)?;
     }
     let has_meta = dir.join("meta.json").is_file();
     if has_meta {
@@ -99,7 +93,43 @@ pub fn open_or_create(out_dir: &Path) -> Result<(Index, Fields)> {
         format!("{{\"schema\": \"{INDEX_SCHEMA}\"}}\n").as_bytes(),
         crate::atomic::Access::Private,
     )?;
+    restrict_modes(&dir)?;
     Ok((index, fields))
+}
+
+/// Gives every file in the index folder [`crate::atomic::FILE_MODE`] and
+/// the folder [`crate::atomic::DIR_MODE`]: Tantivy writes `meta.json` and
+/// `.managed.json` 0600 on every commit and its segments with the umask.
+/// A file a merge removes meanwhile is skipped.
+fn restrict_modes(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use crate::atomic::{DIR_MODE, FILE_MODE};
+        use std::os::unix::fs::PermissionsExt;
+        let mode_of = |m: &std::fs::Metadata| m.permissions().mode() & 0o7777;
+        if std::fs::metadata(dir).is_ok_and(|m| mode_of(&m) != DIR_MODE) {
+            crate::atomic::set_mode(dir, DIR_MODE)?;
+        }
+        for entry in fs_err::read_dir(dir)?.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            let want = if meta.is_dir() { DIR_MODE } else { FILE_MODE };
+            if mode_of(&meta) == want {
+                continue;
+            }
+            let path = entry.path();
+            if let Err(e) = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(want))
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                return Err(Error::Io(std::io::Error::new(
+                    e.kind(),
+                    format!("{}: cannot set mode {want:o}: {e}", path.display()),
+                )));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 fn check_version(dir: &Path) -> Result<()> {
@@ -244,11 +274,22 @@ impl IndexWriterHandle {
         self.writer
             .commit()
             .map_err(|e| tantivy_error(&self.out_dir, e))?;
+        restrict_modes(&index_dir(&self.out_dir))?;
         self.pending.set_len(0)?;
         self.pending.sync_data()?;
         self.uncommitted = 0;
         self.last_commit = Instant::now();
         Ok(())
+    }
+
+    /// Deletes every document of these calls (committed by the next
+    /// commit): every document of a call carries its `call_id` term, the
+    /// call marker and pair documents as much as the segments.
+    pub fn remove_calls<'a>(&mut self, call_ids: impl IntoIterator<Item = &'a str>) {
+        for id in call_ids {
+            self.writer
+                .delete_term(Term::from_field_text(self.fields.call_id, id));
+        }
     }
 
     /// Deletes every document (committed by the next commit).
@@ -263,7 +304,9 @@ impl IndexWriterHandle {
     pub fn close(self) -> Result<()> {
         self.writer
             .wait_merging_threads()
-            .map_err(|e| tantivy_error(&self.out_dir, e))
+            .map_err(|e| tantivy_error(&self.out_dir, e))?;
+        // A merge's own commit rewrote meta.json.
+        restrict_modes(&index_dir(&self.out_dir))
     }
 
     pub fn fields(&self) -> &Fields {

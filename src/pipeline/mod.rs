@@ -145,41 +145,118 @@ pub fn collect_inputs(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<InputRepo
             audio.push(input.clone());
             continue;
         }
-        for entry in walkdir::WalkDir::new(input)
-            .follow_links(true)
-            .sort_by_file_name()
-        {
-            let entry =
-                entry.map_err(|e| Error::Other(format!("cannot walk {}: {e}", input.display())))?;
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            let path = entry.into_path();
-            let hidden = path
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-            if hidden {
-                continue;
-            }
-            if decode::is_audio_path(&path) {
-                audio.push(path);
-            } else {
-                skipped.push(InputReport {
-                    path: path.display().to_string(),
-                    status: InputStatus::Skipped,
-                    call_id: None,
-                    error: Some("not an audio file extension".into()),
-                    warnings: Vec::new(),
-                    audio_ms: 0,
-                    segments: 0,
-                    hits: Vec::new(),
-                });
-            }
-        }
+        walk(input, &mut audio, &mut skipped);
     }
     let mut seen = std::collections::HashSet::new();
     audio.retain(|p| seen.insert(p.clone()));
     Ok((audio, skipped))
+}
+
+/// [`collect_inputs`] over a list planned earlier: a recording gone since
+/// (deleted or moved by the recorder while the model loaded) fails alone
+/// when it is read, instead of ending the run as a missing `--input` does.
+fn collect_planned(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<InputReport>)> {
+    let (mut audio, mut skipped) = (Vec::new(), Vec::new());
+    for input in inputs {
+        if std::fs::metadata(input).is_err() {
+            audio.push(input.clone());
+            continue;
+        }
+        let (a, s) = collect_inputs(std::slice::from_ref(input))?;
+        audio.extend(a);
+        skipped.extend(s);
+    }
+    let mut seen = std::collections::HashSet::new();
+    audio.retain(|p| seen.insert(p.clone()));
+    Ok((audio, skipped))
+}
+
+/// Walks one folder. A bad entry (symlink loop, dangling link, unreadable
+/// folder, a folder or pipe named like a recording) becomes that entry's
+/// report line and the walk goes on: one odd file must not cost the night.
+fn walk(dir: &Path, audio: &mut Vec<PathBuf>, skipped: &mut Vec<InputReport>) {
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+    {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                skipped.push(walk_error_report(dir, &e));
+                continue;
+            }
+        };
+        let kind = entry.file_type();
+        let path = entry.into_path();
+        let named_audio = decode::is_audio_path(&path);
+        if kind.is_dir() {
+            if named_audio && path != dir {
+                skipped.push(skipped_report(
+                    &path,
+                    "a folder named like a recording, not a file".into(),
+                ));
+            }
+            continue;
+        }
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if !kind.is_file() {
+            // Opening a FIFO named x.wav would block the run forever.
+            if named_audio {
+                skipped.push(skipped_report(
+                    &path,
+                    "not a regular file (a pipe, socket or device)".into(),
+                ));
+            }
+        } else if named_audio {
+            audio.push(path);
+        } else {
+            skipped.push(skipped_report(&path, "not an audio file extension".into()));
+        }
+    }
+}
+
+/// The report line of an entry the walk could not follow. A loop back to a
+/// folder already walked loses nothing (skipped); a link or folder that
+/// cannot be read may hide a recording (failed, when it could be one).
+fn walk_error_report(dir: &Path, e: &walkdir::Error) -> InputReport {
+    let path = e.path().unwrap_or(dir);
+    if let Some(ancestor) = e.loop_ancestor() {
+        return skipped_report(
+            path,
+            format!(
+                "symlink loop: points back to {}, not followed",
+                ancestor.display()
+            ),
+        );
+    }
+    let io = e.io_error();
+    let reason = match io {
+        Some(io) if io.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            "symlink loop: the link leads back to itself".to_string()
+        }
+        Some(io) if io.kind() == std::io::ErrorKind::NotFound => {
+            "dangling symlink or vanished while listed: no such file".to_string()
+        }
+        Some(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
+            "cannot read: permission denied".to_string()
+        }
+        _ => format!("cannot walk: {e}"),
+    };
+    let denied = io.is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied);
+    if decode::is_audio_path(path) || denied {
+        tracing::error!("{}: {reason}", path.display());
+        InputReport {
+            status: InputStatus::Failed,
+            ..skipped_report(path, reason)
+        }
+    } else {
+        skipped_report(path, reason)
+    }
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -195,6 +272,26 @@ pub struct RunOptions {
     pub workers: usize,
     pub threads: usize,
     pub progress: bool,
+    /// Set by SIGINT/SIGTERM: no recording is started after it, the ones in
+    /// flight are finished (see [`crate::interrupt`]).
+    pub stop: crate::interrupt::StopFlag,
+}
+
+/// The report of a call a sink could not store. A full output folder
+/// (see [`crate::sink::is_disk_full`]) also stops the run, keeping the
+/// first such error in `disk_full`: no later call could be stored either.
+fn sink_failed(
+    path: &Path,
+    e: &Error,
+    disk_full: &mut Option<Error>,
+    stop: &crate::interrupt::StopFlag,
+) -> InputReport {
+    tracing::error!("{e}");
+    if disk_full.is_none() && crate::sink::is_disk_full(e) {
+        *disk_full = Some(crate::sink::disk_full_error(e));
+        stop.stop();
+    }
+    failed(path, e)
 }
 
 /// Processes every input and feeds finished calls to the sinks. One bad
@@ -207,50 +304,55 @@ pub fn run(
 ) -> Result<RunReport> {
     let started_at = jiff::Timestamp::now();
     let clock = Instant::now();
-    let (audio, skipped) = collect_inputs(inputs)?;
+    let (audio, skipped) = collect_planned(inputs)?;
     let bar = progress_bar(options.progress, audio.len() as u64);
     let mut reports: Vec<Option<InputReport>> = vec![None; audio.len()];
-    let stages = schedule(&audio, engine, options.workers, &mut |call, outcome| {
-        let path = &audio[call];
-        let report = match outcome {
-            CallOutcome::Done(t) => match crate::sink::feed(sinks, *t) {
-                Ok(t) => {
-                    tracing::info!(
-                        "{}: {} segments, call {}",
-                        path.display(),
-                        t.segments.len(),
-                        t.call_id
-                    );
-                    ok_report(path, &t)
-                }
-                Err(e) => {
+    let stop = &options.stop;
+    // A full output folder stops the run: every later call would fail too.
+    let mut disk_full: Option<Error> = None;
+    let stages = schedule(
+        &audio,
+        engine,
+        options.workers,
+        stop,
+        &mut |call, outcome| {
+            let path = &audio[call];
+            let report = match outcome {
+                CallOutcome::Done(t) => match crate::sink::feed(sinks, *t) {
+                    Ok(t) => {
+                        tracing::info!(
+                            "{}: {} segments, call {}",
+                            path.display(),
+                            t.segments.len(),
+                            t.call_id
+                        );
+                        ok_report(path, &t)
+                    }
+                    Err(e) => sink_failed(path, &e, &mut disk_full, stop),
+                },
+                CallOutcome::Failed(e) => {
                     tracing::error!("{e}");
                     failed(path, &e)
                 }
-            },
-            CallOutcome::Failed(e) => {
-                tracing::error!("{e}");
-                failed(path, &e)
+                CallOutcome::Duplicate { of, call_id } => InputReport {
+                    call_id: Some(call_id),
+                    ..skipped_report(path, format!("same content as {}", audio[of].display()))
+                },
+                CallOutcome::Interrupted => skipped_report(path, INTERRUPTED_REASON.to_string()),
+            };
+            reports[call] = Some(report);
+            if let Some(bar) = &bar {
+                bar.inc(1);
+                bar.set_message(short_name(path));
             }
-            CallOutcome::Duplicate { of, call_id } => InputReport {
-                path: path.display().to_string(),
-                status: InputStatus::Skipped,
-                call_id: Some(call_id),
-                error: Some(format!("same content as {}", audio[of].display())),
-                warnings: Vec::new(),
-                audio_ms: 0,
-                segments: 0,
-                hits: Vec::new(),
-            },
-        };
-        reports[call] = Some(report);
-        if let Some(bar) = &bar {
-            bar.inc(1);
-            bar.set_message(short_name(path));
-        }
-    });
+        },
+    );
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    if let Some(e) = disk_full {
+        crate::sink::finish_after_error(sinks);
+        return Err(e);
     }
     for sink in sinks.iter_mut() {
         sink.finish()?;
@@ -278,7 +380,28 @@ pub fn run(
         wall_ms: clock.elapsed().as_millis() as u64,
         stages,
         inputs,
+        interrupted: stop.is_stopped(),
     })
+}
+
+/// Why a recording a stopped run left is skipped.
+pub const INTERRUPTED_REASON: &str =
+    "interrupted (SIGINT/SIGTERM) before it was finished; the next run does it";
+
+/// How often the collector looks at the stop flag while no event comes.
+const STOP_POLL: Duration = Duration::from_millis(100);
+
+fn skipped_report(path: &Path, why: String) -> InputReport {
+    InputReport {
+        path: path.display().to_string(),
+        status: InputStatus::Skipped,
+        call_id: None,
+        error: Some(why),
+        warnings: Vec::new(),
+        audio_ms: 0,
+        segments: 0,
+        hits: Vec::new(),
+    }
 }
 
 /// Transcribes recordings without sinks (for `eval`, tests and benches):
@@ -291,7 +414,8 @@ pub fn transcribe_files(
 ) -> (Vec<Result<Transcript>>, StageTimes) {
     let mut out: Vec<Option<Result<Transcript>>> = (0..paths.len()).map(|_| None).collect();
     let mut duplicates = Vec::new();
-    let stages = schedule(paths, engine, workers, &mut |call, outcome| {
+    let never = crate::interrupt::StopFlag::new();
+    let stages = schedule(paths, engine, workers, &never, &mut |call, outcome| {
         out[call] = Some(match outcome {
             CallOutcome::Done(t) => Ok(*t),
             CallOutcome::Failed(e) => Err(e),
@@ -299,6 +423,7 @@ pub fn transcribe_files(
                 duplicates.push((call, of));
                 Err(Error::Other("duplicate".into()))
             }
+            CallOutcome::Interrupted => Err(Error::Other(INTERRUPTED_REASON.into())),
         });
     });
     for (call, of) in duplicates {
@@ -334,6 +459,8 @@ enum CallOutcome {
         of: usize,
         call_id: String,
     },
+    /// Not started: a stop was asked for first.
+    Interrupted,
 }
 
 /// What the decoder thread and the workers tell the calling thread.
@@ -381,6 +508,7 @@ fn schedule(
     audio: &[PathBuf],
     engine: &Engine,
     workers: usize,
+    stop: &crate::interrupt::StopFlag,
     on_call: &mut dyn FnMut(usize, CallOutcome),
 ) -> StageTimes {
     let queue = WindowQueue::new(queue_capacity(workers.max(1)));
@@ -393,7 +521,7 @@ fn schedule(
         std::thread::Builder::new()
             .name("callsift-decoder".into())
             .spawn_scoped(scope, move || {
-                decoder_thread(audio, engine, queue, language, &tx_decoder)
+                decoder_thread(audio, engine, queue, language, stop, &tx_decoder)
             })
             .expect("cannot start the decoder thread");
         for i in 0..workers.max(1) {
@@ -404,25 +532,44 @@ fn schedule(
                 .expect("cannot start a worker thread");
         }
         drop(tx);
-        for event in rx {
-            collector.handle(event, on_call);
+        // Polled so a stop reaches the queue even while no event comes.
+        let mut stopping = false;
+        loop {
+            match rx.recv_timeout(STOP_POLL) {
+                Ok(event) => collector.handle(event, on_call),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if !stopping && stop.is_stopped() {
+                stopping = true;
+                tracing::warn!(
+                    "stop asked for: finishing the calls whisper began, leaving the rest for the next run"
+                );
+                queue.stop();
+            }
         }
-        collector.finish(on_call);
+        collector.finish(stopping, on_call);
     });
     collector.stages
 }
 
 /// Prepares the inputs in order, queueing their windows; drops a
-/// recording whose bytes an earlier input already had.
+/// recording whose bytes an earlier input already had. Once `stop` is set
+/// it starts no more recordings (one being read is read to its end: its
+/// windows are kept if whisper began on it, dropped by the queue if not).
 fn decoder_thread(
     audio: &[PathBuf],
     engine: &Engine,
     queue: &WindowQueue,
     language: Option<String>,
+    stop: &crate::interrupt::StopFlag,
     tx: &mpsc::Sender<Event>,
 ) {
     let mut seen: HashMap<blake3::Hash, usize> = HashMap::new();
     for (call, path) in audio.iter().enumerate() {
+        if stop.is_stopped() {
+            break;
+        }
         tracing::debug!("{}: start", path.display());
         let started = Instant::now();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -652,11 +799,16 @@ impl<'a> Collector<'a> {
         on_call(call, CallOutcome::Done(Box::new(transcript)));
     }
 
-    /// Calls still open when every thread is done lost a window to a bug;
-    /// they fail rather than vanish from the report.
-    fn finish(&mut self, on_call: &mut dyn FnMut(usize, CallOutcome)) {
+    /// Calls still open when every thread is done were left by a stop,
+    /// or else lost a window to a bug (they fail rather than vanish from
+    /// the report).
+    fn finish(&mut self, stopped: bool, on_call: &mut dyn FnMut(usize, CallOutcome)) {
         for call in 0..self.audio.len() {
-            if !self.finished.contains(&call) {
+            if stopped && !self.finished.contains(&call) {
+                self.calls.remove(&call);
+                self.finished.insert(call);
+                on_call(call, CallOutcome::Interrupted);
+            } else if !self.finished.contains(&call) {
                 let e = Error::decode(
                     &self.audio[call],
                     "internal error: the call was not finished (a bug: please report it)",

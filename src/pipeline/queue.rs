@@ -53,6 +53,18 @@ struct State {
     /// Jobs taken by workers and not yet reported done.
     in_flight: usize,
     closed: bool,
+    /// Calls a worker has taken a job of: after a stop, only these go on.
+    started: HashSet<usize>,
+    /// A stop was asked for (SIGINT/SIGTERM).
+    stopped: bool,
+}
+
+impl State {
+    /// Whether a window of `call` is dropped: the call failed, or a stop
+    /// came before any of its work began.
+    fn drops(&self, call: usize) -> bool {
+        self.cancelled.contains(&call) || (self.stopped && !self.started.contains(&call))
+    }
 }
 
 /// The queue shared by the decoder thread and the whisper workers.
@@ -85,7 +97,10 @@ impl WindowQueue {
         mut state: std::sync::MutexGuard<'a, State>,
         samples: usize,
     ) -> std::sync::MutexGuard<'a, State> {
-        while state.queued_samples > 0 && state.queued_samples + samples > self.capacity_samples {
+        while state.queued_samples > 0
+            && state.queued_samples + samples > self.capacity_samples
+            && !state.stopped
+        {
             state = self.space.wait(state).expect("window queue poisoned");
         }
         state
@@ -94,7 +109,7 @@ impl WindowQueue {
     /// Queues a channel's first window for language detection.
     pub fn detect(&self, call: usize, channel: usize, window: Arc<Window>) {
         let mut state = self.lock();
-        if state.cancelled.contains(&call) {
+        if state.drops(call) {
             return;
         }
         let job = Job {
@@ -121,7 +136,7 @@ impl WindowQueue {
     ) {
         let samples = window.samples.len();
         let mut state = self.wait_for_space(self.lock(), samples);
-        if state.cancelled.contains(&call) {
+        if state.drops(call) {
             return;
         }
         state.queued_samples += samples;
@@ -174,6 +189,29 @@ impl WindowQueue {
     /// windows pushed for it later are dropped too.
     pub fn cancel(&self, call: usize) {
         let mut state = self.lock();
+        Self::drop_call(&mut state, call);
+        self.space.notify_all();
+        self.work.notify_all();
+    }
+
+    /// Stops the run: the calls whose work began go on to the end (so each
+    /// is finished whole), every other call's windows are dropped, queued
+    /// or pushed later, and a full queue no longer makes the producer wait.
+    pub fn stop(&self) {
+        let mut state = self.lock();
+        state.stopped = true;
+        let mut calls: HashSet<usize> = state.ready.keys().map(|k| k.0).collect();
+        calls.extend(state.waiting.keys().map(|k| k.0));
+        for call in calls {
+            if !state.started.contains(&call) {
+                Self::drop_call(&mut state, call);
+            }
+        }
+        self.space.notify_all();
+        self.work.notify_all();
+    }
+
+    fn drop_call(state: &mut State, call: usize) {
         state.cancelled.insert(call);
         let keys: Vec<Priority> = state
             .ready
@@ -200,8 +238,6 @@ impl WindowQueue {
             }
         }
         state.queued_samples -= freed;
-        self.space.notify_all();
-        self.work.notify_all();
     }
 
     /// Forgets a finished call's languages (the map would grow with the run).
@@ -209,6 +245,7 @@ impl WindowQueue {
         let mut state = self.lock();
         state.languages.retain(|(c, _), _| *c != call);
         state.cancelled.remove(&call);
+        state.started.remove(&call);
     }
 
     /// No more windows will be pushed.
@@ -228,6 +265,7 @@ impl WindowQueue {
                     self.space.notify_all();
                 }
                 state.in_flight += 1;
+                state.started.insert(job.call);
                 return Some(job);
             }
             // Windows waiting for a language may yet become ready while a
@@ -341,6 +379,42 @@ mod tests {
         q.push(0, 0, 1, window(0, 2), Some("en".into()));
         assert_eq!(q.queued_samples(), 3 * 16_000);
         assert_eq!(order(&q), vec![(1, 0, 0, false)]);
+        assert_eq!(q.queued_samples(), 0);
+    }
+
+    #[test]
+    fn a_stop_drops_calls_not_begun_and_keeps_the_ones_begun() {
+        let q = WindowQueue::new(16_000 * 120);
+        for call in 0..3 {
+            q.push(call, 0, 0, window(0, 10), Some("en".into()));
+            q.push(call, 0, 1, window(0, 10), Some("en".into()));
+        }
+        let first = q.take().unwrap();
+        assert_eq!((first.call, first.index), (0, 0));
+        q.done();
+        q.stop();
+        // Call 0 began: its next window is still served, and one pushed
+        // after the stop too; calls 1 and 2 had not begun and are gone, and
+        // call 3, first pushed after the stop, never begins.
+        q.push(0, 0, 2, window(0, 10), Some("en".into()));
+        q.push(1, 0, 2, window(0, 10), Some("en".into()));
+        q.detect(3, 0, window(0, 10));
+        q.push(3, 0, 1, window(0, 10), Some("en".into()));
+        assert_eq!(order(&q), vec![(0, 0, 1, false), (0, 0, 2, false)]);
+        assert_eq!(q.queued_samples(), 0);
+    }
+
+    #[test]
+    fn a_stop_frees_a_producer_waiting_for_space() {
+        let q = Arc::new(WindowQueue::new(16_000 * 10));
+        q.push(0, 0, 0, window(0, 10), Some("en".into()));
+        let producer = {
+            let q = q.clone();
+            std::thread::spawn(move || q.push(1, 0, 0, window(0, 10), Some("en".into())))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        q.stop();
+        producer.join().unwrap();
         assert_eq!(q.queued_samples(), 0);
     }
 

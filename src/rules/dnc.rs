@@ -634,7 +634,7 @@ impl DncList {
         let bytes = writer
             .into_inner()
             .map_err(|e| Error::Other(format!("{}: cannot write csv: {e}", path.display())))?;
-        create_private_dir(out_dir, &out_dir.join("exports"))?;
+        crate::atomic::create_dir_all(&out_dir.join("exports"))?;
         crate::sink::write_atomic(&path, &bytes)
     }
 
@@ -689,25 +689,6 @@ impl DncList {
             matched: number,
             phrase,
         })
-    }
-}
-
-/// Creates `dir` owner only (0700) if it is missing, its parent `out_dir`
-/// the ordinary way.
-fn create_private_dir(out_dir: &Path, dir: &Path) -> Result<()> {
-    if !out_dir.as_os_str().is_empty() {
-        fs_err::create_dir_all(out_dir)?;
-    }
-    let mut builder = std::fs::DirBuilder::new();
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    match builder.create(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
-        Err(e) => Err(Error::Io(std::io::Error::new(
-            e.kind(),
-            format!("{}: cannot create directory: {e}", dir.display()),
-        ))),
     }
 }
 
@@ -954,8 +935,8 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode(&export_path(dir.path())), 0o600);
-            assert_eq!(mode(&dir.path().join("exports")), 0o700);
+            assert_eq!(mode(&export_path(dir.path())), 0o640);
+            assert_eq!(mode(&dir.path().join("exports")), 0o750);
         }
         // A missing export is an empty list.
         let empty = tempfile::tempdir().unwrap();

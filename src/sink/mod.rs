@@ -58,6 +58,84 @@ pub fn output_sinks(
     Ok(sinks)
 }
 
+/// The folders under `OUT` every run writes into.
+fn output_dirs(out_dir: &Path) -> Vec<std::path::PathBuf> {
+    vec![
+        out_dir.to_path_buf(),
+        transcript_json::transcripts_dir(out_dir),
+        crate::index::index_dir(out_dir),
+        crate::tables::tables_dir(out_dir),
+        out_dir.join("runs"),
+    ]
+}
+
+/// Creates `OUT` and the folders a run writes, and writes and removes a
+/// probe file in each (and in `OUT/exports/` if there is one), so a
+/// read-only, full or misplaced output folder is found before any
+/// recording is decoded, not after the work is done.
+pub fn check_out_dir(out_dir: &Path) -> Result<()> {
+    let mut dirs = output_dirs(out_dir);
+    let exports = out_dir.join("exports");
+    if exports.exists() {
+        dirs.push(exports);
+    }
+    for dir in dirs {
+        crate::atomic::check_writable(&dir).map_err(|e| {
+            let msg = e.to_string();
+            let own = format!("{}: ", dir.display());
+            crate::Error::OutNotWritable {
+                out_dir: out_dir.to_path_buf(),
+                reason: msg.strip_prefix(&own).unwrap_or(&msg).to_string(),
+                path: dir,
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Is `e` the output folder running out of room (no space, over the
+/// quota, over the process's file size limit)? Such an error is not the
+/// call's fault: every later call would fail the same way, so the run
+/// stops. Sinks that wrap another library's error keep only its text, so
+/// the OS's words are looked for too.
+pub fn is_disk_full(e: &crate::Error) -> bool {
+    use std::io::ErrorKind::{FileTooLarge, QuotaExceeded, StorageFull};
+    if let crate::Error::Io(io) = e
+        && matches!(io.kind(), StorageFull | QuotaExceeded | FileTooLarge)
+    {
+        return true;
+    }
+    let text = e.to_string();
+    [
+        "No space left on device",
+        "Disk quota exceeded",
+        "File too large",
+    ]
+    .iter()
+    .any(|words| text.contains(words))
+}
+
+/// The run's error after a sink found the output folder full: what the
+/// calls before wrote is kept (and caught up by the next run), the call
+/// that hit it left nothing (every write is atomic).
+pub fn disk_full_error(e: &crate::Error) -> crate::Error {
+    crate::Error::Other(format!(
+        "{e}; the output folder is full: the run stopped, calls finished before it are kept; \
+         free space and run again (the rest is done then)"
+    ))
+}
+
+/// Calls every sink's `finish` after a fatal error, so the calls already
+/// taken are committed where room is left; a sink that fails is logged
+/// (its pending list makes the next run catch it up).
+pub fn finish_after_error(sinks: &mut [Box<dyn Sink>]) {
+    for sink in sinks.iter_mut() {
+        if let Err(e) = sink.finish() {
+            tracing::warn!("sink {}: {e}", sink.name());
+        }
+    }
+}
+
 /// Runs every sink's `prepare`, then every sink's `accept`, on one call;
 /// the call as the sinks stored it.
 pub fn feed(sinks: &mut [Box<dyn Sink>], mut transcript: Transcript) -> Result<Transcript> {
@@ -83,17 +161,19 @@ pub fn feed(sinks: &mut [Box<dyn Sink>], mut transcript: Transcript) -> Result<T
 
 /// Opens a derived output's pending list (`OUT/index.pending`,
 /// `OUT/tables.pending`: the calls accepted since its last commit) for
-/// appending; owner only, since call ids are about calls.
+/// appending; 0640 like every output, since call ids are about calls.
 pub fn open_pending_list(path: &Path) -> Result<fs_err::File> {
     let mut options = fs_err::OpenOptions::new();
     options.create(true).append(true).read(true);
     #[cfg(unix)]
-    fs_err::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    Ok(options.open(path)?)
+    fs_err::os::unix::fs::OpenOptionsExt::mode(&mut options, crate::atomic::FILE_MODE);
+    let file = options.open(path)?;
+    crate::atomic::set_file_mode(file.file(), path)?;
+    Ok(file)
 }
 
-/// Writes an output file whole (temp file, fsync, rename; owner-only, since
-/// it is about calls). See [`crate::atomic`].
+/// Writes an output file whole (temp file, fsync, rename; 0640, since it
+/// is about calls). See [`crate::atomic`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     crate::atomic::write(path, bytes, crate::atomic::Access::Private)
 }

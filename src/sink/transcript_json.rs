@@ -14,7 +14,7 @@ pub struct TranscriptJsonSink {
 impl TranscriptJsonSink {
     pub fn new(out_dir: &Path) -> Result<Self> {
         let dir = transcripts_dir(out_dir);
-        fs_err::create_dir_all(&dir)?;
+        crate::atomic::create_dir_all(&dir)?;
         Ok(Self { dir })
     }
 }

@@ -67,9 +67,12 @@ impl Stage {
             let dir = root.join(&id);
             let mut builder = std::fs::DirBuilder::new();
             #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, crate::atomic::DIR_MODE);
             match builder.create(&dir) {
-                Ok(()) => return Ok(Stage { id, dir }),
+                Ok(()) => {
+                    crate::atomic::set_mode(&dir, crate::atomic::DIR_MODE)?;
+                    return Ok(Stage { id, dir });
+                }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists && attempt < 100 => continue,
                 Err(e) => return Err(io_error(&dir, "cannot create directory", e)),
             }

@@ -256,15 +256,10 @@ fn io_error(path: &Path, what: &str, e: std::io::Error) -> Error {
     ))
 }
 
-/// Creates a directory and its parents, owner only (0700: personal data).
+/// Creates a directory and its parents, each exactly
+/// [`crate::atomic::DIR_MODE`] (0750: personal data).
 fn create_private_dir_all(dir: &Path) -> Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(|e| io_error(dir, "cannot create directory", e))
+    crate::atomic::create_dir_all(dir)
 }
 
 /// Flushes a directory's entries (renames, new files) to disk. Best

@@ -46,18 +46,21 @@ fn writer_properties<R: TableRow>(options: &TablesOptions) -> Result<WriterPrope
         .build())
 }
 
-/// Creates a new file for writing, owner only (0600: personal data).
+/// Creates a new file for writing, exactly [`crate::atomic::FILE_MODE`]
+/// (0640: personal data).
 fn create_private(path: &Path) -> Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, crate::atomic::FILE_MODE);
+    let file = options
         .open(path)
-        .map_err(|e| io_error(path, "cannot create file", e))
+        .map_err(|e| io_error(path, "cannot create file", e))?;
+    crate::atomic::set_file_mode(&file, path)?;
+    Ok(file)
 }
 
-/// Sorts `rows` and writes them into `dir` (created 0700) as
+/// Sorts `rows` and writes them into `dir` (created 0750) as
 /// `<prefix>-<n>.parquet`, one file per [`TablesOptions::max_rows_per_file`]
 /// rows, each synced. Returns the file names. No rows, no files.
 pub(crate) fn write_parts<R: TableRow>(

@@ -76,10 +76,11 @@ fn lock(out_dir: &Path) -> Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.create(true).truncate(false).write(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, crate::atomic::FILE_MODE);
     let file = options
         .open(&path)
         .map_err(|e| io_error(&path, "cannot open", e))?;
+    crate::atomic::set_file_mode(&file, &path)?;
     #[cfg(unix)]
     rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
         |e| match e {
@@ -95,9 +96,9 @@ fn lock(out_dir: &Path) -> Result<std::fs::File> {
 
 impl TablesWriter {
     /// Takes the lock, finishes or discards what an interrupted commit left
-    /// in `OUT/.tables-staging/`, and creates the table dirs (0700).
+    /// in `OUT/.tables-staging/`, and creates the table dirs (0750).
     pub fn open(out_dir: &Path, options: TablesOptions) -> Result<Self> {
-        fs_err::create_dir_all(out_dir)?;
+        crate::atomic::create_dir_all(out_dir)?;
         let lock = lock(out_dir)?;
         journal::recover(out_dir, &options)?;
         for table in TABLES {
@@ -220,6 +221,50 @@ impl TablesWriter {
         report.commit_id = stage.id.clone();
         report.partitions = swaps.len();
         report.files = swaps.iter().map(|s| s.files.len()).sum();
+        journal::commit(&self.out_dir, &stage, swaps, &self.options)?;
+        Ok(report)
+    }
+
+    /// Removes every row of these calls from every table (retention): each
+    /// partition holding one is rewritten without them, one left empty is
+    /// dropped, with the same journaled swaps as [`TablesWriter::commit`].
+    pub fn remove_calls(&mut self, ids: &HashSet<String>) -> Result<CommitReport> {
+        if ids.is_empty() {
+            return Ok(CommitReport::default());
+        }
+        self.finish_failed()?;
+        self.refresh_cache()?;
+        let losing: Vec<String> = self
+            .cache
+            .iter()
+            .filter(|(_, c)| ids.iter().any(|id| c.ids.contains(id)))
+            .map(|(p, _)| p.clone())
+            .collect();
+        if losing.is_empty() {
+            return Ok(CommitReport::default());
+        }
+        let stage = Stage::create(&self.out_dir)?;
+        let mut swaps = Vec::new();
+        for p in &losing {
+            swaps.extend(self.stage_table::<CallRow>(&stage, p, Vec::new(), ids)?);
+            swaps.extend(self.stage_table::<SegmentRow>(&stage, p, Vec::new(), ids)?);
+            swaps.extend(self.stage_table::<HitRow>(&stage, p, Vec::new(), ids)?);
+            swaps.extend(self.stage_table::<ScoreRow>(&stage, p, Vec::new(), ids)?);
+        }
+        let report = CommitReport {
+            commit_id: stage.id.clone(),
+            calls: losing
+                .iter()
+                .map(|p| {
+                    ids.iter()
+                        .filter(|id| self.cache[p].ids.contains(*id))
+                        .count()
+                })
+                .sum(),
+            partitions: swaps.len(),
+            files: swaps.iter().map(|s| s.files.len()).sum(),
+            ..CommitReport::default()
+        };
         journal::commit(&self.out_dir, &stage, swaps, &self.options)?;
         Ok(report)
     }
