@@ -50,6 +50,36 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Makes a child run without root's power to read any file
+/// (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH dropped from its bounding set,
+/// so they are gone after exec too), so chmod 000 stops it as it stops
+/// any other user. The test process keeps them.
+fn without_read_override(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork
+    // and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            // linux/capability.h: CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH.
+            const CAP_DAC_OVERRIDE: libc::c_ulong = 1;
+            const CAP_DAC_READ_SEARCH: libc::c_ulong = 2;
+            for cap in [CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH] {
+                if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Whether [`without_read_override`] works here (it needs CAP_SETPCAP).
+fn can_drop_read_override() -> bool {
+    let mut probe = std::process::Command::new("true");
+    without_read_override(&mut probe);
+    probe.status().is_ok_and(|s| s.success())
+}
+
 /// Writes the hostile files into `input`; returns, per file name, the
 /// status it must get and a word its reason must hold.
 fn write_hostile(input: &Path) -> Vec<(&'static str, InputStatus, &'static str)> {
@@ -128,8 +158,10 @@ fn write_hostile(input: &Path) -> Vec<(&'static str, InputStatus, &'static str)>
     let fifo = std::ffi::CString::new(input.join("pipe.wav").to_str().unwrap()).unwrap();
     // SAFETY: a valid NUL-terminated path; mkfifo only creates a node.
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
-    if is_root() {
-        eprintln!("unreadable.wav: not tested, running as root (chmod 000 does not stop root)");
+    if is_root() && !can_drop_read_override() {
+        eprintln!(
+            "unreadable.wav: not tested: running as root without CAP_SETPCAP, so chmod 000 cannot stop this run"
+        );
     } else {
         use std::os::unix::fs::PermissionsExt;
         std::fs::copy(
@@ -178,7 +210,11 @@ fn every_hostile_file_gets_its_own_line_and_the_good_call_is_done() {
     let cases = write_hostile(&input);
     let out = tmp.path().join("out");
     let started = std::time::Instant::now();
-    let assert = bin()
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_callsift"));
+    if is_root() {
+        without_read_override(&mut cmd);
+    }
+    let assert = assert_cmd::Command::from_std(cmd)
         .args(["run", "--json", "--min-age", "0", "--threads", "2"])
         .args(["--language", "en", "--input"])
         .arg(&input)

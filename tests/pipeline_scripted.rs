@@ -142,3 +142,109 @@ fn output_is_identical_at_one_or_many_workers() {
     assert_eq!(one.1.len(), one.0.len(), "every call has a row");
     assert_eq!(one, three);
 }
+
+/// Answers from its `fail_from`-th call on the way a full disk does
+/// (ENOSPC). A stand-in for the disk at the sink seam; the real writers
+/// under a file-size limit are in tests/cli_disk.rs.
+struct FullFrom {
+    seen: usize,
+    fail_from: usize,
+}
+
+impl callsift::sink::Sink for FullFrom {
+    fn name(&self) -> &str {
+        "full-disk stand-in"
+    }
+
+    fn accept(&mut self, _t: &Transcript) -> callsift::error::Result<()> {
+        self.seen += 1;
+        if self.seen >= self.fail_from {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "No space left on device",
+            )
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// (transcripts, calls in the index, rows of the calls table, temp files).
+fn stored(out: &Path) -> (usize, usize, usize, usize) {
+    let transcripts = std::fs::read_dir(out.join("transcripts")).unwrap().count();
+    let (index, fields) = callsift::index::writer::open_or_create(out).unwrap();
+    let indexed = callsift::index::writer::call_count(&index, &fields).unwrap();
+    let rows = callsift::tables::read_calls(out).unwrap().len();
+    let temps = walkdir::WalkDir::new(out)
+        .into_iter()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".part"))
+        })
+        .count();
+    (transcripts, indexed, rows, temps)
+}
+
+#[test]
+fn a_full_output_folder_mid_run_stops_the_run_and_the_next_run_completes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let options = RunOptions {
+        workers: 1,
+        threads: 1,
+        progress: false,
+        stop: Default::default(),
+    };
+    let mut sinks: Vec<Box<dyn callsift::sink::Sink>> = vec![Box::new(FullFrom {
+        seen: 0,
+        fail_from: 2,
+    })];
+    sinks.extend(callsift::sink::output_sinks(&out, &Default::default(), "test").unwrap());
+    let err = pipeline::run(&[samples()], &engine(), &mut sinks, &options).unwrap_err();
+    assert!(err.to_string().contains("full"), "{err}");
+    drop(sinks);
+    // The call stored before the disk filled is committed in every output;
+    // the one that hit it and the rest left nothing, not even a temp file.
+    assert_eq!(stored(&out), (1, 1, 1, 0));
+
+    // Space again: the next run (a new process, so a new stop flag) stores
+    // every call, each once.
+    let options = RunOptions {
+        stop: Default::default(),
+        ..options
+    };
+    let mut sinks = callsift::sink::output_sinks(&out, &Default::default(), "test").unwrap();
+    let report = pipeline::run(&[samples()], &engine(), &mut sinks, &options).unwrap();
+    drop(sinks);
+    let calls = report.ok;
+    assert!(calls >= 3, "{report:?}");
+    assert_eq!(stored(&out), (calls, calls, calls, 0));
+}
+
+/// A stop asked for before the run starts (a SIGTERM during the model
+/// load) leaves every call for the next run, none failed.
+#[test]
+fn a_stop_before_the_first_call_leaves_every_call_for_the_next_run() {
+    let stop = callsift::interrupt::StopFlag::new();
+    stop.stop();
+    let report = pipeline::run(
+        &[samples()],
+        &engine(),
+        &mut [],
+        &RunOptions {
+            workers: 2,
+            threads: 1,
+            progress: false,
+            stop,
+        },
+    )
+    .unwrap();
+    assert!(report.interrupted);
+    assert_eq!((report.ok, report.failed), (0, 0), "{report:?}");
+    let left = report
+        .inputs
+        .iter()
+        .filter(|i| i.error.as_deref() == Some(pipeline::INTERRUPTED_REASON))
+        .count();
+    assert_eq!(left, 4, "{report:?}");
+}

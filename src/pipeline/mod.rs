@@ -548,7 +548,9 @@ fn schedule(
                 queue.stop();
             }
         }
-        collector.finish(stopping, on_call);
+        // A stop before the first poll (during the model load, say) ended
+        // the threads before the loop saw it.
+        collector.finish(stopping || stop.is_stopped(), on_call);
     });
     collector.stages
 }
