@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Where the audit trail lives under an output folder.
 pub fn audit_path(out_dir: &Path) -> PathBuf {
@@ -67,6 +67,12 @@ pub struct AuditFilter {
 /// trail). A line that does not parse is reported, never dropped silently,
 /// and the rest is read.
 pub fn read(out_dir: &Path, filter: &AuditFilter) -> Result<AuditTrail> {
+    if !out_dir.is_dir() {
+        return Err(Error::Other(format!(
+            "--out {}: no such output folder",
+            out_dir.display()
+        )));
+    }
     let path = audit_path(out_dir);
     let text = match fs_err::read_to_string(&path) {
         Ok(t) => t,

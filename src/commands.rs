@@ -426,7 +426,7 @@ fn index(cmd: IndexCommand) -> Result<u8> {
         IndexCommand::Rebuild { out } => {
             if !crate::sink::transcript_json::transcripts_dir(&out).is_dir() {
                 return Err(Error::Usage(format!(
-                    "{}: no transcripts/ folder to rebuild the index from",
+                    "--out {}: no transcripts/ folder to rebuild the index from",
                     out.display()
                 )));
             }
@@ -486,7 +486,7 @@ fn alerts(run: &crate::model::RunReport, pipeline: &PipelineFile, out: &Path) ->
 fn rescore(args: RescoreArgs) -> Result<u8> {
     if !crate::sink::transcript_json::transcripts_dir(&args.out).is_dir() {
         return Err(Error::Usage(format!(
-            "{}: no transcripts/ folder to rescore",
+            "--out {}: no transcripts/ folder to rescore",
             args.out.display()
         )));
     }
@@ -754,7 +754,7 @@ fn tables(cmd: TablesCommand) -> Result<u8> {
         TablesCommand::Rebuild { out, pipeline } => {
             if !crate::sink::transcript_json::transcripts_dir(&out).is_dir() {
                 return Err(Error::Usage(format!(
-                    "{}: no transcripts/ folder to rebuild the tables from",
+                    "--out {}: no transcripts/ folder to rebuild the tables from",
                     out.display()
                 )));
             }

@@ -20,6 +20,12 @@ pub fn find_transcript(out_dir: &Path, call_id: &str) -> Result<PathBuf> {
         return Ok(exact);
     }
     let dir = transcripts_dir(out_dir);
+    if !dir.is_dir() {
+        return Err(Error::Other(format!(
+            "--out {}: no transcripts/ folder (no run or import wrote there)",
+            out_dir.display()
+        )));
+    }
     let mut matches: Vec<PathBuf> = fs_err::read_dir(&dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {

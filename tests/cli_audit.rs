@@ -1,11 +1,12 @@
 //! `callsift audit` reads back who searched, showed and reported what
 //! (`OUT/audit.log`), filtered by user and date, reporting a damaged line
 //! without losing the others; `--log-file` sends logs to a file while the
-//! summary line stays on stderr.
+//! summary line stays on stderr; errors about a missing output folder
+//! name `--out`.
 
 mod common;
 
-use common::written_call;
+use common::{bin, manifest_dir, written_call};
 
 #[test]
 fn audit_lists_searches_shows_and_reports_by_user_and_date() {
@@ -94,4 +95,34 @@ fn audit_lists_searches_shows_and_reports_by_user_and_date() {
     assert!(err.contains("0 entries"), "{err}");
     let (_, err) = run(&["--to", "2020-01-01"]);
     assert!(err.contains("0 entries"), "{err}");
+}
+
+/// Every error about a missing output folder names `--out`, and a command
+/// that only reads or rebuilds it does not create it.
+#[test]
+fn errors_about_a_missing_output_folder_name_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("nowhere");
+    let o = out.to_str().unwrap();
+    let compliance = manifest_dir().join("pipelines/compliance.toml");
+    let p = compliance.to_str().unwrap();
+    let commands: [&[&str]; 8] = [
+        &["show", "--out", o, "abc"],
+        &["audit", "--out", o],
+        &["search", "--out", o, "hello"],
+        &["report", "--out", o],
+        &["index", "rebuild", "--out", o],
+        &["tables", "rebuild", "--out", o],
+        &["rescore", "--pipeline", p, "--out", o],
+        &["purge", "--older-than", "90d", "--out", o],
+    ];
+    for args in commands {
+        let assert = bin().args(args).assert().failure();
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert!(
+            stderr.contains(&format!("--out {o}")),
+            "{args:?}: the error names --out: {stderr}"
+        );
+        assert!(!out.exists(), "{args:?} created {o}");
+    }
 }
