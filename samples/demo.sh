@@ -54,4 +54,5 @@ echo
 
 echo "transcripts: $out/transcripts/   tables: $out/parquet/   page: $out/report.html"
 echo "run summary: $out-summary.json"
+echo "search page: $bin serve --out $out   (then open http://127.0.0.1:8080/)"
 exit "$status"

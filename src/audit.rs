@@ -157,7 +157,7 @@ pub fn append(out_dir: &Path, entry: &AuditEntry) -> Result<()> {
 }
 
 #[cfg(unix)]
-fn open_append(path: &Path) -> Result<fs_err::File> {
+pub(crate) fn open_append(path: &Path) -> Result<fs_err::File> {
     use fs_err::os::unix::fs::OpenOptionsExt;
     let file = fs_err::OpenOptions::new()
         .create(true)
@@ -171,7 +171,7 @@ fn open_append(path: &Path) -> Result<fs_err::File> {
 }
 
 #[cfg(not(unix))]
-fn open_append(path: &Path) -> Result<fs_err::File> {
+pub(crate) fn open_append(path: &Path) -> Result<fs_err::File> {
     Ok(fs_err::OpenOptions::new()
         .create(true)
         .append(true)

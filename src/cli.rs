@@ -44,6 +44,13 @@ Exit codes:
   1  fatal error (no such output folder, call or index; unreadable file)
   2  usage error (bad flag or value)";
 
+/// Exit codes of `serve`.
+pub const SERVE_EXIT_CODES: &str = "\
+Exit codes:
+  0  stopped by SIGINT/SIGTERM
+  1  fatal error (no such output folder, address in use, unreadable users file)
+  2  usage error (bad flag or value; a non-loopback --bind without --users)";
+
 /// Exit codes of `models` and `eval`.
 pub const TOOL_EXIT_CODES: &str = "\
 Exit codes:
@@ -115,6 +122,12 @@ pub enum Command {
     /// Summarise calls from the tables: hours, talk ratio, interruptions, silence, scores, rule hits (--html: a page)
     #[command(after_help = READ_EXIT_CODES)]
     Report(ReportArgs),
+    /// A search page with playback at the hit, and a hits inbox, over OUT (loopback by default; --users to open it wider)
+    #[command(after_help = SERVE_EXIT_CODES)]
+    Serve(ServeArgs),
+    /// Manage the users file of `callsift serve` (argon2 password hashes, roles viewer and reviewer)
+    #[command(subcommand, after_help = READ_EXIT_CODES)]
+    Users(UsersCommand),
     /// List, fetch and import whisper models
     #[command(subcommand, after_help = TOOL_EXIT_CODES)]
     Models(ModelsCommand),
@@ -494,4 +507,51 @@ pub struct EvalArgs {
     /// Print the report as JSON on stdout
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Output folder of `callsift run` / `import` (read while runs write it)
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Address and port to listen on; anything but loopback needs --users
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Users who may sign in (made by `callsift users add`); without it, only
+    /// loopback, as the OS user running serve, with the reviewer role
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user, or set a user's password and role (the password is read from the terminal, or one line of stdin)
+    Add {
+        /// User name: letters, digits, `.`, `_`, `-` (at most 64)
+        name: String,
+        /// The users file (made if missing, mode 0600)
+        #[arg(long, value_name = "FILE")]
+        users: PathBuf,
+        /// viewer: search and listen; reviewer: also marks hits reviewed
+        #[arg(long, value_enum, default_value = "viewer")]
+        role: RoleArg,
+    },
+    /// Remove a user
+    Remove {
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        users: PathBuf,
+    },
+    /// List users and roles (never the hashes)
+    List {
+        #[arg(long, value_name = "FILE")]
+        users: PathBuf,
+    },
+}
+
+/// A user's role on the search page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleArg {
+    Viewer,
+    Reviewer,
 }

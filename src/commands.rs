@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::cli::{
     AuditArgs, Cli, Command, DateRangeArgs, EvalArgs, GroupByArg, ImportArgs, IndexCommand,
     ModelsCommand, ReportArgs, RescoreArgs, RulesCommand, RunArgs, SearchArgs, SearchFormat,
-    ShowArgs, SortArg, StatusArgs, TablesCommand, TranscribeArgs,
+    ServeArgs, ShowArgs, SortArg, StatusArgs, TablesCommand, TranscribeArgs, UsersCommand,
 };
 use crate::config::{self, PipelineFile, Settings};
 use crate::error::{Error, Result};
@@ -51,6 +51,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Audit(args) => audit_trail(args),
         Command::Status(args) => status(args),
         Command::Purge(args) => purge(args),
+        Command::Serve(args) => serve(args),
+        Command::Users(cmd) => users(cmd),
         Command::Models(cmd) => models(cmd),
         Command::Eval(args) => eval(args),
     }
@@ -334,7 +336,7 @@ fn audit(
 }
 
 /// `--from`/`--to`: a date is a whole local day, a moment is RFC 3339.
-fn parse_date_bound(flag: &str, value: &str, end: bool) -> Result<jiff::Timestamp> {
+pub(crate) fn parse_date_bound(flag: &str, value: &str, end: bool) -> Result<jiff::Timestamp> {
     let tz = jiff::tz::TimeZone::system();
     if let Ok(date) = value.parse::<jiff::civil::Date>() {
         let day = if end {
@@ -418,6 +420,57 @@ fn search(args: SearchArgs) -> Result<u8> {
         }
     };
     print!("{out}");
+    Ok(EXIT_OK)
+}
+
+fn serve(args: ServeArgs) -> Result<u8> {
+    let settings =
+        crate::serve::ServeSettings::resolve(&args.out, &args.bind, args.users.as_deref())?;
+    crate::serve::serve(settings)?;
+    Ok(EXIT_OK)
+}
+
+fn users(cmd: UsersCommand) -> Result<u8> {
+    use crate::users::{Role, Users, check_name, read_new_password};
+    match cmd {
+        UsersCommand::Add { name, users, role } => {
+            let role = match role {
+                crate::cli::RoleArg::Viewer => Role::Viewer,
+                crate::cli::RoleArg::Reviewer => Role::Reviewer,
+            };
+            // Name and file first: no password is asked for a bad one.
+            check_name(&name)?;
+            let mut list = Users::load_or_empty(&users)?;
+            let password = read_new_password(&name)?;
+            let replaced = list.add(&name, role, &password)?;
+            list.save()?;
+            let (verb, prep) = if replaced {
+                ("updated", "in")
+            } else {
+                ("added", "to")
+            };
+            eprintln!("{verb} user {name} ({role}) {prep} {}", users.display());
+        }
+        UsersCommand::Remove { name, users } => {
+            let mut list = Users::load(&users)?;
+            if !list.remove(&name) {
+                return Err(Error::UsersFile {
+                    path: users,
+                    message: format!("no user {name}"),
+                    source: None,
+                });
+            }
+            list.save()?;
+            eprintln!("removed user {name} from {}", users.display());
+        }
+        UsersCommand::List { users } => {
+            let mut out = String::new();
+            for user in Users::load(&users)?.list() {
+                out.push_str(&format!("{}\t{}\n", user.name, user.role.as_str()));
+            }
+            print!("{out}");
+        }
+    }
     Ok(EXIT_OK)
 }
 

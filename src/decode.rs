@@ -198,6 +198,14 @@ impl DecodeStream {
         &self.info
     }
 
+    /// Frames per channel the container header declares (WAV data length, FLAC
+    /// STREAMINFO, …), when it does: a claim to size things by before decoding (a
+    /// damaged file can hold less), not a count of what [`next_block`](Self::next_block)
+    /// will hand out.
+    pub fn declared_frames(&self) -> Option<u64> {
+        self.decoding.num_frames
+    }
+
     /// Clears `out` (one `Vec` per channel, [`AudioInfo::channels`] of them) and fills it
     /// with the next block: planar samples at the source rate, at most a second of them.
     /// Returns false, with `out` empty, at the end of the stream.
@@ -1672,7 +1680,7 @@ mod wav {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::io::Write;
 
     use super::*;
@@ -1695,7 +1703,7 @@ mod tests {
         h
     }
 
-    fn write_temp(bytes: &[u8], suffix: &str) -> tempfile::NamedTempFile {
+    pub(crate) fn write_temp(bytes: &[u8], suffix: &str) -> tempfile::NamedTempFile {
         let mut f = tempfile::Builder::new().suffix(suffix).tempfile().unwrap();
         f.write_all(bytes).unwrap();
         f.flush().unwrap();
@@ -2029,7 +2037,7 @@ mod tests {
 
     /// A mono 8 kHz IMA ADPCM WAV of `blocks` 256-byte blocks (505 frames each) whose
     /// `fact` chunk claims `fact` frames.
-    fn ima_wav(blocks: usize, fact: u32) -> tempfile::NamedTempFile {
+    pub(crate) fn ima_wav(blocks: usize, fact: u32) -> tempfile::NamedTempFile {
         let data_len = 256 * blocks as u32;
         let mut b = Vec::new();
         b.extend_from_slice(b"RIFF");

@@ -77,6 +77,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A users file (`callsift users`, `serve --users`) that cannot be
+    /// read or does not validate (exit 1: serve cannot start without it).
+    #[error("{}: {message}", path.display())]
+    UsersFile {
+        path: PathBuf,
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
     #[error("{0}")]
     Other(String),
 }

@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: test models, shared recordings,
-//! and a small WAV writer for signals made in the test.
+//! a small WAV writer for signals made in the test, and (in `webdriver`) a
+//! headless Chromium for the browser tests.
 #![allow(dead_code)]
+
+pub mod webdriver;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
