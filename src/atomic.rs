@@ -247,6 +247,15 @@ pub fn persist(tmp: tempfile::TempPath, dest: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Syncs a directory, so renames in it survive a crash (best effort: not
+/// every file system lets a directory be synced).
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `dest` (creating its directory, [`DIR_MODE`]): temp
 /// file, fsync, rename.
 pub fn write(dest: &Path, bytes: &[u8], access: Access) -> Result<()> {

@@ -1,4 +1,5 @@
-//! `OUT/audit.log`: one JSON line per `search`, `show` and `report` (who
+//! `OUT/audit.log`: one JSON line per `search`, `show`, `report`, `export`
+//! and each search, playback, review and sign-in of `serve` (who
 //! looked at what, when), for the people accountable for call recordings;
 //! [`read`] is `callsift audit`.
 //!

@@ -122,6 +122,12 @@ pub enum Command {
     /// Summarise calls from the tables: hours, talk ratio, interruptions, silence, scores, rule hits (--html: a page)
     #[command(after_help = READ_EXIT_CODES)]
     Report(ReportArgs),
+    /// Merge shard output folders (transcripts, index segments, Parquet rows, exports, manifests, run summaries) into one; again gives the same result
+    #[command(after_help = BATCH_EXIT_CODES)]
+    Merge(MergeArgs),
+    /// Print stored segments as documents for other search engines (ndjson for Quickwit: one JSON per line, the index's fields)
+    #[command(after_help = BATCH_EXIT_CODES)]
+    Export(ExportArgs),
     /// A search page with playback at the hit, and a hits inbox, over OUT (loopback by default; --users to open it wider)
     #[command(after_help = SERVE_EXIT_CODES)]
     Serve(ServeArgs),
@@ -174,6 +180,9 @@ pub struct RunArgs {
     /// cores / threads; with --gpu 4]
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// Take only this slice of the inputs: I/N (0 ≤ I < N), by content hash, stable when files are added; default from JOB_COMPLETION_INDEX/JOB_COMPLETIONS (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
     /// Print the run summary as JSON on stdout
     #[arg(long)]
     pub json: bool,
@@ -357,6 +366,9 @@ pub struct ImportArgs {
     /// Pipeline file whose [metadata] (file-name patterns, sidecars, CDR) and [metrics] apply
     #[arg(long, value_name = "FILE")]
     pub pipeline: Option<PathBuf>,
+    /// Take only this slice of the inputs: I/N (0 ≤ I < N), by content hash, stable when files are added; default from JOB_COMPLETION_INDEX/JOB_COMPLETIONS (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
     /// Print the run summary as JSON on stdout
     #[arg(long)]
     pub json: bool,
@@ -399,6 +411,9 @@ pub struct RescoreArgs {
     /// Output folder whose OUT/transcripts/ are judged again
     #[arg(long, short, value_name = "DIR")]
     pub out: PathBuf,
+    /// Judge only this slice of the stored calls: I/N (0 ≤ I < N), by content hash, stable when files are added; default from JOB_COMPLETION_INDEX/JOB_COMPLETIONS (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
     /// Print the run summary as JSON on stdout
     #[arg(long)]
     pub json: bool,
@@ -554,4 +569,35 @@ pub enum UsersCommand {
 pub enum RoleArg {
     Viewer,
     Reviewer,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Output folders of the shard tasks (`run --shard I/N --out DIR`), each complete and not being written
+    #[arg(required = true, value_name = "SHARD_DIRS")]
+    pub shards: Vec<PathBuf>,
+    /// The merged output folder (made if missing; its merged parts are replaced)
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print the merge summary as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Output folder whose transcripts are exported
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Document format (ndjson: one JSON object per segment and line)
+    #[arg(long, value_enum, default_value = "ndjson")]
+    pub format: ExportFormat,
+    #[command(flatten)]
+    pub dates: DateRangeArgs,
+}
+
+/// `export --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Ndjson,
 }

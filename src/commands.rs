@@ -6,9 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::cli::{
-    AuditArgs, Cli, Command, DateRangeArgs, EvalArgs, GroupByArg, ImportArgs, IndexCommand,
-    ModelsCommand, ReportArgs, RescoreArgs, RulesCommand, RunArgs, SearchArgs, SearchFormat,
-    ServeArgs, ShowArgs, SortArg, StatusArgs, TablesCommand, TranscribeArgs, UsersCommand,
+    AuditArgs, Cli, Command, DateRangeArgs, EvalArgs, ExportArgs, GroupByArg, ImportArgs,
+    IndexCommand, MergeArgs, ModelsCommand, ReportArgs, RescoreArgs, RulesCommand, RunArgs,
+    SearchArgs, SearchFormat, ServeArgs, ShowArgs, SortArg, StatusArgs, TablesCommand,
+    TranscribeArgs, UsersCommand,
 };
 use crate::config::{self, PipelineFile, Settings};
 use crate::error::{Error, Result};
@@ -51,6 +52,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Audit(args) => audit_trail(args),
         Command::Status(args) => status(args),
         Command::Purge(args) => purge(args),
+        Command::Merge(args) => merge(args),
+        Command::Export(args) => export(args),
         Command::Serve(args) => serve(args),
         Command::Users(cmd) => users(cmd),
         Command::Models(cmd) => models(cmd),
@@ -200,8 +203,14 @@ fn load_transcriber(
     Ok(t)
 }
 
+/// `--shard I/N`, else the batch job's variables (the one place they are read).
+fn shard_of(flag: Option<&str>) -> Result<Option<crate::shard::Shard>> {
+    crate::shard::Shard::resolve(flag, |k| std::env::var(k).ok())
+}
+
 fn run(args: RunArgs) -> Result<u8> {
     let settings = resolve_run_settings(&args)?;
+    let shard = shard_of(args.shard.as_deref())?;
     // Check the inputs and the lock before the (slow) model load.
     let (audio, not_audio) = pipeline::collect_inputs(&settings.inputs)?;
     // Before the manifest hashes anything: a file still being written is
@@ -216,6 +225,10 @@ fn run(args: RunArgs) -> Result<u8> {
     if stale > 0 {
         tracing::info!("removed {stale} temporary files a killed run left");
     }
+    // Before the manifest plans: other shards' recordings are not this run's.
+    let mut ownerless = not_audio;
+    ownerless.extend(fresh);
+    let slice = crate::shard::slice_run_inputs(shard, audio, ownerless);
     let manifest = crate::manifest::Manifest::open(&settings.out_dir)?;
     let plan_options = crate::manifest::PlanOptions {
         force: args.force,
@@ -229,9 +242,8 @@ fn run(args: RunArgs) -> Result<u8> {
     };
     // From here on a first SIGINT/SIGTERM ends the run cleanly.
     let stop = crate::interrupt::StopFlag::on_signals()?;
-    let mut planned = manifest.plan_all(&audio, &plan_options);
-    planned.reports.extend(not_audio);
-    planned.reports.extend(fresh);
+    let mut planned = manifest.plan_all(&slice.audio, &plan_options);
+    planned.reports.extend(slice.ownerless);
     let transcriber = load_transcriber(
         &settings.model_path,
         &settings.pipeline,
@@ -267,6 +279,7 @@ fn run(args: RunArgs) -> Result<u8> {
         },
     )?;
     crate::manifest::merge_report(&mut run_report, planned);
+    run_report.shard = slice.report;
     // The sinks (the manifest, index and tables writers among them) are
     // closed before a retention purge opens them again.
     drop(sinks);
@@ -423,6 +436,59 @@ fn search(args: SearchArgs) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
+fn merge(args: MergeArgs) -> Result<u8> {
+    let report = crate::merge::merge(&args.shards, &args.out)?;
+    eprintln!(
+        "merged {} shards into {}: {} calls ({} in several shards), {} transcripts written, {} removed, {} index documents, {} table rows, {} do-not-call numbers, {} run reports copied",
+        report.shards.len(),
+        args.out.display(),
+        report.calls,
+        report.in_several_shards,
+        report.transcripts_written,
+        report.transcripts_removed,
+        report.index_docs,
+        report.table_calls + report.table_segments + report.table_hits + report.table_scores,
+        report.do_not_call,
+        report.run_reports,
+    );
+    if args.json {
+        let json = serde_json::to_string_pretty(&report)
+            .map_err(|e| Error::Other(format!("merge report: {e}")))?;
+        println!("{json}");
+    }
+    Ok(EXIT_OK)
+}
+
+fn export(args: ExportArgs) -> Result<u8> {
+    use crate::export::{self, ExportOptions};
+    let (from, to) = date_range(&args.dates)?;
+    let ids = export::call_ids(&args.out)?;
+    // Recorded before the first line leaves, like search and show: an
+    // export that cannot be audited prints nothing.
+    audit(
+        &args.out,
+        "export",
+        None,
+        serde_json::json!({ "from": args.dates.from, "to": args.dates.to, "format": "ndjson" }),
+        ids.len(),
+    )?;
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let report = match args.format {
+        crate::cli::ExportFormat::Ndjson => {
+            export::export_ndjson(&args.out, &ids, &ExportOptions { from, to }, &mut w)?
+        }
+    };
+    for line in export::summary_lines(&report) {
+        eprintln!("{line}");
+    }
+    Ok(if report.failed.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_SOME_FAILED
+    })
+}
+
 fn serve(args: ServeArgs) -> Result<u8> {
     let settings =
         crate::serve::ServeSettings::resolve(&args.out, &args.bind, args.users.as_deref())?;
@@ -545,15 +611,20 @@ fn rescore(args: RescoreArgs) -> Result<u8> {
     }
     let pipeline = load_pipeline_file(Some(&args.pipeline))?;
     let name = pipeline_name_of(Some(&args.pipeline));
+    let shard = shard_of(args.shard.as_deref())?;
     let _lock = crate::run_lock::acquire(&args.out, "rescore")?;
-    let r = crate::rescore::rescore(&args.out, &pipeline, &name)?;
+    let r = crate::rescore::rescore_shard(&args.out, &pipeline, &name, shard)?;
     if args.json {
         let json = serde_json::to_string_pretty(&r)
             .map_err(|e| Error::Other(format!("cannot serialise the summary: {e}")))?;
         println!("{json}");
     }
     eprintln!(
-        "rescored {} calls with {}: {} changed; {} hits ({} high severity), {} do-not-call requests, {} numbers on the do-not-call export, {} scorecards{}",
+        "{}rescored {} calls with {}: {} changed; {} hits ({} high severity), {} do-not-call requests, {} numbers on the do-not-call export, {} scorecards{}",
+        r.shard.map_or(String::new(), |s| format!(
+            "shard {}/{} ({} calls are the other shards'): ",
+            s.index, s.count, s.other_shards
+        )),
         r.calls,
         args.pipeline.display(),
         r.changed,
@@ -881,6 +952,7 @@ fn import(args: ImportArgs) -> Result<u8> {
     };
     let pipeline = load_pipeline_file(args.pipeline.as_deref())?;
     let resolver = crate::metadata::MetadataResolver::new(&pipeline.metadata)?;
+    let shard = shard_of(args.shard.as_deref())?;
     sink::check_out_dir(&args.out)?;
     let _lock = crate::run_lock::acquire(&args.out, "import")?;
     let started_at = jiff::Timestamp::now();
@@ -891,8 +963,20 @@ fn import(args: ImportArgs) -> Result<u8> {
         &pipeline_name_of(args.pipeline.as_deref()),
     )?;
     let mut inputs = Vec::new();
+    let mut other_shards = 0;
     for path in &args.files {
-        let imported = import::import_file(path, format, &options).map(|mut t| {
+        let imported = import::import_file(path, format, &options);
+        // The call id is the import's own; a file that does not import has none.
+        if let Some(shard) = shard {
+            let mine = imported
+                .as_ref()
+                .map_or(shard.reports_ownerless(), |t| shard.owns_call(&t.call_id));
+            if !mine {
+                other_shards += 1;
+                continue;
+            }
+        }
+        let imported = imported.map(|mut t| {
             import::apply_metadata(&mut t, path, &resolver);
             t.processed_at.get_or_insert_with(jiff::Timestamp::now);
             t
@@ -931,6 +1015,7 @@ fn import(args: ImportArgs) -> Result<u8> {
         stages: Default::default(),
         inputs,
         interrupted: false,
+        shard: shard.map(|s| s.report(other_shards)),
     };
     report::save(&run, &args.out)?;
     if args.json {

@@ -572,3 +572,70 @@ pub fn merge_report(report: &mut crate::model::RunReport, planned: Planned) {
     report.failed = count(InputStatus::Failed);
     report.skipped = count(InputStatus::Skipped);
 }
+
+/// Everything a manifest holds, for `callsift merge`.
+#[derive(Debug, Clone, Default)]
+pub struct ManifestSnapshot {
+    pub paths: Vec<(String, PathEntry)>,
+    pub calls: Vec<(String, CallEntry)>,
+    pub purged: Vec<(String, PurgedEntry)>,
+}
+
+impl Manifest {
+    fn all<T: for<'de> Deserialize<'de>>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+    ) -> Result<Vec<(String, T)>> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = tx.open_table(table).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(|e| self.err(e))? {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let entry = serde_json::from_slice(v.value())
+                .map_err(|e| self.err(format!("entry {}: {e}", k.value())))?;
+            out.push((k.value().to_string(), entry));
+        }
+        Ok(out)
+    }
+
+    /// Every entry, in key order.
+    pub fn snapshot(&self) -> Result<ManifestSnapshot> {
+        Ok(ManifestSnapshot {
+            paths: self.all(PATHS)?,
+            calls: self.all(CALLS)?,
+            purged: self.all(PURGED)?,
+        })
+    }
+
+    /// Replaces every entry with `snap`'s, in one commit.
+    pub fn replace_all(&self, snap: &ManifestSnapshot) -> Result<()> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        for table in [PATHS, CALLS, PURGED] {
+            tx.delete_table(table).map_err(|e| self.err(e))?;
+        }
+        {
+            let mut paths = tx.open_table(PATHS).map_err(|e| self.err(e))?;
+            for (k, v) in &snap.paths {
+                let bytes = serde_json::to_vec(v).map_err(|e| self.err(e))?;
+                paths
+                    .insert(k.as_str(), bytes.as_slice())
+                    .map_err(|e| self.err(e))?;
+            }
+            let mut calls = tx.open_table(CALLS).map_err(|e| self.err(e))?;
+            for (k, v) in &snap.calls {
+                let bytes = serde_json::to_vec(v).map_err(|e| self.err(e))?;
+                calls
+                    .insert(k.as_str(), bytes.as_slice())
+                    .map_err(|e| self.err(e))?;
+            }
+            let mut purged = tx.open_table(PURGED).map_err(|e| self.err(e))?;
+            for (k, v) in &snap.purged {
+                let bytes = serde_json::to_vec(v).map_err(|e| self.err(e))?;
+                purged
+                    .insert(k.as_str(), bytes.as_slice())
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+}

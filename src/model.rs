@@ -622,6 +622,19 @@ pub struct RunReport {
     /// the next run.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// The slice of the inputs this task took (`--shard I/N`, or the
+    /// batch job's variables); absent when the run was not sharded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardReport>,
+}
+
+/// A sharded task's slice: `index`/`count` as in `--shard index/count`, and
+/// how many inputs it left to the other shards (not listed in `inputs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardReport {
+    pub index: u32,
+    pub count: u32,
+    pub other_shards: usize,
 }
 
 /// Where a run's time went. Times are summed over the threads that did the

@@ -23,8 +23,14 @@ pub fn summary_line(report: &RunReport) -> String {
     } else {
         ""
     };
+    let shard = report.shard.map_or(String::new(), |s| {
+        format!(
+            "shard {}/{} ({} inputs are the other shards'): ",
+            s.index, s.count, s.other_shards
+        )
+    });
     format!(
-        "{stopped}{total} files: {} ok, {} failed, {} skipped{}; {} of audio in {}{speed}",
+        "{stopped}{shard}{total} files: {} ok, {} failed, {} skipped{}; {} of audio in {}{speed}",
         report.ok,
         report.failed,
         report.skipped,

@@ -17,6 +17,12 @@
 //! [`CHUNK`] calls at a time on rayon's threads (one per core) and then
 //! apply the results in call-id order on this thread: the outputs are the
 //! same at any thread count.
+//!
+//! With a shard (`rescore --shard I/N`) the second pass judges only the
+//! calls that shard owns; the first still reads every call in the folder,
+//! so the do-not-call list, and the export written from it, are the same
+//! whichever shard runs, and rescoring the shards one after another gives
+//! what one unsharded rescore gives.
 
 use std::path::Path;
 
@@ -27,6 +33,7 @@ use crate::error::Result;
 use crate::index::writer::transcript_ids;
 use crate::model::{CallAnalysis, HitKind, Transcript};
 use crate::rules::RulesStage;
+use crate::shard::Shard;
 use crate::sink::transcript_json::{read_transcript, transcript_path};
 
 /// Calls judged in parallel before their results are applied.
@@ -46,6 +53,9 @@ pub struct RescoreReport {
     pub scorecards: usize,
     /// Transcripts that could not be read or judged: `path: reason`.
     pub failed: Vec<String>,
+    /// The shard judged (`--shard`) and the calls left to the other shards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::model::ShardReport>,
 }
 
 /// Judges every transcript of `out_dir` by `pipeline`'s rules.
@@ -53,6 +63,17 @@ pub fn rescore(
     out_dir: &Path,
     pipeline: &PipelineFile,
     pipeline_name: &str,
+) -> Result<RescoreReport> {
+    rescore_shard(out_dir, pipeline, pipeline_name, None)
+}
+
+/// [`rescore`] of the calls `shard` owns (every call with `None`). The
+/// tables are rebuilt from every transcript in the folder either way.
+pub fn rescore_shard(
+    out_dir: &Path,
+    pipeline: &PipelineFile,
+    pipeline_name: &str,
+    shard: Option<Shard>,
 ) -> Result<RescoreReport> {
     let mut report = RescoreReport::default();
     let ids = transcript_ids(out_dir)?;
@@ -63,6 +84,20 @@ pub fn rescore(
         }
         collect_requests(out_dir, &ids, stage)?;
     }
+    // After the first pass, which needs every call's requests.
+    let ids = match shard {
+        None => ids,
+        Some(shard) => {
+            let total = ids.len();
+            let owned: Vec<String> = ids.into_iter().filter(|id| shard.owns_call(id)).collect();
+            report.shard = Some(crate::model::ShardReport {
+                index: shard.index,
+                count: shard.count,
+                other_shards: total - owned.len(),
+            });
+            owned
+        }
+    };
     // Changed calls are re-indexed as they come (never all held in memory).
     let mut index: Option<crate::index::IndexWriterHandle> = None;
     let mut newly_masked = false;

@@ -396,3 +396,98 @@ fn a_writer_killed_mid_rebuild_leaves_the_last_commit() {
         .success();
     assert_eq!(count(out.path(), "\"prywatnej komórki\""), 30_000);
 }
+
+/// Every stored call's segments, as `call_id:segment`, in call-id order.
+fn stored_segments(out: &Path) -> Vec<(String, String)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(out.join("transcripts"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut segments = Vec::new();
+    for f in files {
+        let t: callsift::model::Transcript =
+            serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+        for (i, s) in t.segments.iter().enumerate() {
+            segments.push((format!("{}:{i}", t.call_id), s.text.clone()));
+        }
+    }
+    segments
+}
+
+#[test]
+fn export_prints_one_document_per_segment_and_logs_only_on_stderr() {
+    let out = imported();
+    let expected = stored_segments(out.path());
+    assert!(expected.len() > 5, "{expected:?}");
+    let o = bin()
+        .args(["export", "--format", "ndjson", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let docs: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<(String, String)> = docs
+        .iter()
+        .map(|d| {
+            (
+                d["doc_id"].as_str().unwrap().to_string(),
+                d["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    for d in &docs {
+        for field in [
+            "call_id", "segment", "start_ms", "end_ms", "speaker", "language",
+        ] {
+            assert!(d.get(field).is_some(), "{field} missing in {d}");
+        }
+    }
+    // stderr: the summary, never a segment's words.
+    assert!(
+        stderr.contains(&format!("exported {} documents", expected.len())),
+        "{stderr}"
+    );
+    for (_, text) in &expected {
+        assert!(!stderr.contains(text.trim()), "data on stderr: {stderr}");
+    }
+    let audit = std::fs::read_to_string(out.path().join("audit.log")).unwrap();
+    assert!(audit.contains("\"command\":\"export\""), "{audit}");
+}
+
+#[test]
+fn export_dates_and_a_bad_transcript_exit_3_after_the_rest() {
+    let out = imported();
+    let all = stored_segments(out.path()).len();
+    // Far in the future: nothing.
+    let o = bin()
+        .args(["export", "--from", "2999-01-01", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(o.stdout.is_empty());
+    let o = bin()
+        .args(["export", "--from", "someday", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+
+    let bad = out.path().join("transcripts/0badbad0.json");
+    std::fs::write(&bad, b"{ truncated").unwrap();
+    let o = bin()
+        .args(["export", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("0badbad0.json"), "{stderr}");
+    assert_eq!(stdout(&o).lines().count(), all, "the others are exported");
+}

@@ -9,6 +9,7 @@
 
 pub mod call_index;
 pub mod docs;
+pub mod merge;
 pub mod query;
 pub mod schema;
 pub mod search;

@@ -56,7 +56,7 @@ fn version_path(dir: &Path) -> PathBuf {
 }
 
 /// `OUT/index.pending`: calls accepted since the last commit.
-fn pending_path(out_dir: &Path) -> PathBuf {
+pub(crate) fn pending_path(out_dir: &Path) -> PathBuf {
     out_dir.join("index.pending")
 }
 
@@ -97,6 +97,17 @@ pub fn open_or_create(out_dir: &Path) -> Result<(Index, Fields)> {
     Ok((index, fields))
 }
 
+/// Finishes an index folder made outside the writer (`merge`): its schema
+/// version file and the access modes of every output.
+pub(crate) fn finish_new_index(dir: &Path) -> Result<()> {
+    crate::atomic::write(
+        &version_path(dir),
+        format!("{{\"schema\": \"{INDEX_SCHEMA}\"}}\n").as_bytes(),
+        crate::atomic::Access::Private,
+    )?;
+    restrict_modes(dir)
+}
+
 /// Gives every file in the index folder [`crate::atomic::FILE_MODE`] and
 /// the folder [`crate::atomic::DIR_MODE`]: Tantivy writes `meta.json` and
 /// `.managed.json` 0600 on every commit and its segments with the umask.
@@ -132,7 +143,7 @@ fn restrict_modes(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn check_version(dir: &Path) -> Result<()> {
+pub(crate) fn check_version(dir: &Path) -> Result<()> {
     let path = version_path(dir);
     let found = fs_err::read_to_string(&path)
         .ok()

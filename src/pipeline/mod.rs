@@ -381,6 +381,7 @@ pub fn run(
         stages,
         inputs,
         interrupted: stop.is_stopped(),
+        shard: None,
     })
 }
 

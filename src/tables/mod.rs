@@ -113,6 +113,7 @@ mod parts;
 mod rebuild;
 pub mod schema;
 mod sink;
+pub(crate) use sink::pending_path;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -241,6 +242,62 @@ pub fn read_hits(out_dir: &Path) -> Result<Vec<HitRow>> {
 /// empty as for [`read_hits`].
 pub fn read_scores(out_dir: &Path) -> Result<Vec<ScoreRow>> {
     parts::read_table::<ScoreRow>(out_dir)
+}
+
+/// Replaces the tables of `out_dir` with the rows of the shards' tables
+/// (`callsift merge`): each call's rows come from the one shard that owns
+/// it (`owned`); rows are copied as stored, nothing is derived again from
+/// the transcripts. Every shard is read before anything is written, so a
+/// shard whose tables do not read leaves the merged tables as they were.
+pub fn merge_into(
+    out_dir: &Path,
+    shards: &[(&Path, &std::collections::HashSet<String>)],
+) -> Result<CommitReport> {
+    let mut rows: Vec<CallRows> = Vec::new();
+    for (shard, owned) in shards {
+        rows.extend(shard_rows(shard, owned)?);
+    }
+    let mut writer = TablesWriter::open(out_dir, TablesOptions::default())?;
+    writer.rebuild_from(rows)
+}
+
+/// One shard's rows of the calls it owns, grouped by call.
+fn shard_rows(shard: &Path, owned: &std::collections::HashSet<String>) -> Result<Vec<CallRows>> {
+    use std::collections::BTreeMap;
+    // A shard whose slice had no recordings never wrote tables.
+    if !table_dir(shard, "calls").is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut by_call: BTreeMap<String, CallRows> = BTreeMap::new();
+    for call in read_calls(shard)? {
+        if owned.contains(&call.call_id) {
+            by_call.insert(
+                call.call_id.clone(),
+                CallRows {
+                    call,
+                    segments: Vec::new(),
+                    hits: Vec::new(),
+                    scores: Vec::new(),
+                },
+            );
+        }
+    }
+    for s in read_segments(shard)? {
+        if let Some(c) = by_call.get_mut(&s.call_id) {
+            c.segments.push(s);
+        }
+    }
+    for h in read_hits(shard)? {
+        if let Some(c) = by_call.get_mut(&h.call_id) {
+            c.hits.push(h);
+        }
+    }
+    for s in read_scores(shard)? {
+        if let Some(c) = by_call.get_mut(&s.call_id) {
+            c.scores.push(s);
+        }
+    }
+    Ok(by_call.into_values().collect())
 }
 
 /// A Parquet or Arrow error as ours, naming the file.
