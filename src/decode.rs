@@ -482,7 +482,7 @@ fn implausible(channels: usize, rate: u32) -> Option<String> {
 }
 
 /// Reads until `buf` is full or the file ends; returns how many bytes were read.
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {

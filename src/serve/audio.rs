@@ -188,7 +188,7 @@ fn pass_through_mime(path: &Path, codec: &str) -> Result<Option<&'static str>, A
         _ => unreadable(e),
     })?;
     let mut head = [0u8; 16];
-    let n = read_up_to(&mut file, &mut head).map_err(unreadable)?;
+    let n = crate::decode::read_up_to(&mut file, &mut head).map_err(unreadable)?;
     let Some(mime) = browser_mime(codec, Container::sniff(&head[..n])) else {
         return Ok(None);
     };
@@ -254,7 +254,7 @@ fn browser_mime(codec: &str, container: Container) -> Option<&'static str> {
 fn wav_is_clean_pcm16(file: &mut (impl Read + Seek), file_len: u64) -> io::Result<bool> {
     let mut riff = [0u8; 12];
     file.seek(SeekFrom::Start(0))?;
-    if read_up_to(file, &mut riff)? < 12 {
+    if crate::decode::read_up_to(file, &mut riff)? < 12 {
         return Ok(false);
     }
     let riff_end = 8 + u64::from(le_u32(&riff[4..8]));
@@ -263,7 +263,7 @@ fn wav_is_clean_pcm16(file: &mut (impl Read + Seek), file_len: u64) -> io::Resul
     for _ in 0..WAV_MAX_CHUNKS {
         let mut header = [0u8; 8];
         file.seek(SeekFrom::Start(pos))?;
-        if read_up_to(file, &mut header)? < 8 {
+        if crate::decode::read_up_to(file, &mut header)? < 8 {
             return Ok(false);
         }
         let len = le_u32(&header[4..8]);
@@ -271,7 +271,7 @@ fn wav_is_clean_pcm16(file: &mut (impl Read + Seek), file_len: u64) -> io::Resul
         match &header[0..4] {
             b"fmt " => {
                 let mut fmt = [0u8; 16];
-                if len < 16 || read_up_to(file, &mut fmt)? < 16 {
+                if len < 16 || crate::decode::read_up_to(file, &mut fmt)? < 16 {
                     return Ok(false);
                 }
                 let tag = u16::from_le_bytes([fmt[0], fmt[1]]);
@@ -297,20 +297,6 @@ fn wav_is_clean_pcm16(file: &mut (impl Read + Seek), file_len: u64) -> io::Resul
 
 fn le_u32(b: &[u8]) -> u32 {
     u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-}
-
-/// Reads until `buf` is full or the file ends; returns how many bytes were read.
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Refuses a file whose header already says its transcode would exceed `max_bytes`,
