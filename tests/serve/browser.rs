@@ -147,11 +147,15 @@ fn search_play_read_and_review_in_chromium() {
     let button = item.find("button.review");
     let was = button.attr("aria-pressed").unwrap();
     button.click();
+    // The page replaces the item once the mark is stored: read it in one
+    // script call, so no element handle can go stale between find and read.
     b.wait_until("the review mark", WAIT, |b| {
-        let now = b
-            .find("#inbox .inbox-item:first-child button.review")
-            .attr("aria-pressed");
-        now.as_deref() != Some(was.as_str())
+        let now = b.execute(
+            "const e = document.querySelector('#inbox .inbox-item:first-child button.review');\
+             return e ? e.getAttribute('aria-pressed') : null;",
+            vec![],
+        );
+        now.as_str().is_some_and(|v| v != was)
     });
     if was == "false" {
         let text = b.find("#inbox .inbox-item:first-child .reviewed").text();
