@@ -180,7 +180,7 @@ pub struct RunArgs {
     /// cores / threads; with --gpu 4]
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
-    /// Take only this slice of the inputs: I/N (0 ≤ I < N), by content hash, stable when files are added; default from JOB_COMPLETION_INDEX/JOB_COMPLETIONS (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT
+    /// Take only this slice of the inputs: I/N (0 ≤ I < N), by content hash, stable when files are added; each task into its own --out (docs/shards.md); default from JOB_COMPLETION_INDEX/JOB_COMPLETIONS (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
     /// Print the run summary as JSON on stdout
@@ -366,7 +366,7 @@ pub struct ImportArgs {
     /// Pipeline file whose [metadata] (file-name patterns, sidecars, CDR) and [metrics] apply
     #[arg(long, value_name = "FILE")]
     pub pipeline: Option<PathBuf>,
-    /// Take only this slice of the inputs: I/N (0 ≤ I < N), by content hash, stable when files are added; default from JOB_COMPLETION_INDEX/JOB_COMPLETIONS (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT
+    /// Take only this slice of the inputs: I/N (0 ≤ I < N), by content hash, stable when files are added; each task into its own --out (docs/shards.md); default from JOB_COMPLETION_INDEX/JOB_COMPLETIONS (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
     /// Print the run summary as JSON on stdout
