@@ -49,9 +49,9 @@
 //! | `CALLSIFT_BENCH_PYTHON` | `python3` | the Python that makes `target/fw-venv` |
 //! | `CALLSIFT_BENCH_NOISE_DBFS` | `-60` | line-noise floor (RMS) under the whole call; `off` for digital silence |
 //! | `CALLSIFT_BENCH_HOG` | off | `1`: run callsift again beside one busy-loop process per core, report the slowdown |
-//! | `CALLSIFT_BENCH_MEMORY` | off | `1`: peak RSS of `callsift run` on a 5-minute and a 3-hour recording |
+//! | `CALLSIFT_BENCH_MEMORY` | off | `1`: peak RSS of `callsift run` on 5-minute and 3-hour recordings, silent and talking |
 //! | `CALLSIFT_BENCH_MEMORY_MODEL` | `models/ggml-tiny.en.bin`, else the test cache's, else the bench model | model for the memory runs |
-//! | `CALLSIFT_BENCH_MEMORY_TURN_S` | `300` | memory recordings: one speech clip every this many seconds, silence between |
+//! | `CALLSIFT_BENCH_MEMORY_TURN_S` | `60` | talking memory recordings: a turn of ~20 s of speech every this many seconds (channels alternate), line noise between |
 //! | `CALLSIFT_BENCH_DIR` | a temp dir | keep the recordings and outputs there |
 //! | `CALLSIFT_BENCH_TEXT` | off | `1`: print every reference and hypothesis |
 //! | `CALLSIFT_BENCH_JSON` | none | also write the results as JSON to this file |
@@ -225,7 +225,7 @@ impl Options {
             hog: env_flag("CALLSIFT_BENCH_HOG"),
             memory: env_flag("CALLSIFT_BENCH_MEMORY"),
             memory_model,
-            memory_turn_s: env_num("CALLSIFT_BENCH_MEMORY_TURN_S", 300usize).max(60),
+            memory_turn_s: env_num("CALLSIFT_BENCH_MEMORY_TURN_S", 60usize).max(60),
             keep_dir: env_str("CALLSIFT_BENCH_DIR").map(|d| in_root(PathBuf::from(d))),
             show_text: env_flag("CALLSIFT_BENCH_TEXT"),
             json_out: env_str("CALLSIFT_BENCH_JSON").map(|d| in_root(PathBuf::from(d))),
@@ -1279,13 +1279,18 @@ impl Drop for Hogs {
 
 // ------------------------------------------------------------------ memory
 
-/// The µ-law bytes of `seconds` of stereo audio with `clip` placed 1 s in
+/// Speech of one talking turn in the memory recordings: clips back to back
+/// (0.3 s apart) until there is at least this much, so each turn fills
+/// most of a whisper window and a 5-minute recording has full windows too.
+const MEMORY_TURN_SPEECH_S: usize = 20;
+
+/// The µ-law bytes of `seconds` of stereo audio with `speech` placed 1 s in
 /// on `channel` (or none), encoded by the tests' writer, and the header
 /// that writer produced (to be patched for the long file's length).
 fn encoded_block(
     dir: &Path,
     seconds: usize,
-    clip: Option<(&Clip, usize)>,
+    speech: Option<(&[f32], usize)>,
     noise: f32,
     seed: u64,
 ) -> (Vec<u8>, Vec<u8>) {
@@ -1296,12 +1301,9 @@ fn encoded_block(
             *ch = common::noise(n, noise, seed * 2 + c as u64);
         }
     }
-    if let Some((clip, channel)) = clip {
-        let len = clip.samples.len().min(n - RATE);
-        for (s, v) in channels[channel][RATE..RATE + len]
-            .iter_mut()
-            .zip(&clip.samples)
-        {
+    if let Some((speech, channel)) = speech {
+        let len = speech.len().min(n - RATE);
+        for (s, v) in channels[channel][RATE..RATE + len].iter_mut().zip(speech) {
             *s += v;
         }
     }
@@ -1316,13 +1318,29 @@ fn encoded_block(
     (bytes[..data + 8].to_vec(), bytes[data + 8..].to_vec())
 }
 
-/// Streams a `minutes`-long stereo µ-law recording to `path`: one-minute
-/// blocks of line noise, one with a speech clip every `turn_s` seconds
-/// (alternating channels). Never more than three blocks in memory.
+/// One talking turn: `clips` from `first` on, in turn, 0.3 s apart, until
+/// [`MEMORY_TURN_SPEECH_S`] of speech.
+fn turn_speech(clips: &[Clip], first: usize) -> Vec<f32> {
+    let mut out = Vec::new();
+    for clip in clips.iter().cycle().skip(first) {
+        if out.len() >= MEMORY_TURN_SPEECH_S * RATE {
+            break;
+        }
+        out.extend(&clip.samples);
+        out.resize(out.len() + RATE * 3 / 10, 0.0);
+    }
+    out
+}
+
+/// Streams a `minutes`-long stereo µ-law recording to `path` from
+/// one-minute blocks: `blocks[0]` (line noise) throughout, or, with
+/// `turn_s`, a talking block every `turn_s` seconds (`blocks[1]` and
+/// `blocks[2]` in turn: the channels alternate). Never more than three
+/// blocks in memory.
 fn write_long_recording(
     path: &Path,
     minutes: usize,
-    turn_s: usize,
+    turn_s: Option<usize>,
     blocks: &[Vec<u8>; 3],
     header: &[u8],
 ) {
@@ -1335,17 +1353,15 @@ fn write_long_recording(
     let file =
         std::fs::File::create(path).unwrap_or_else(|e| fail(format!("{}: {e}", path.display())));
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-    let every = (turn_s / 60).max(1);
     let mut write = |b: &[u8]| {
         w.write_all(b)
             .unwrap_or_else(|e| fail(format!("{}: {e}", path.display())))
     };
     write(&header);
     for m in 0..minutes {
-        let block = if m % every == 0 {
-            1 + (m / every) % 2
-        } else {
-            0
+        let block = match turn_s.map(|t| (t / 60).max(1)) {
+            Some(every) if m % every == 0 => 1 + (m / every) % 2,
+            _ => 0,
         };
         write(&blocks[block]);
     }
@@ -1354,11 +1370,19 @@ fn write_long_recording(
 }
 
 struct MemoryRun {
+    /// `silent` (line noise only) or `talking`.
+    shape: &'static str,
     minutes: usize,
     wall_s: f64,
     rss_mb: f64,
 }
 
+/// Peak RSS of `callsift run` on a 5-minute and a 3-hour recording of the
+/// same make-up, silent and talking. The two lengths must hold the same
+/// kind of speech: whisper's per-worker buffers grow to the longest
+/// window decoded so far, so a short recording with one short clip
+/// against a long one with full windows would measure the windows, not
+/// the length.
 fn memory_mode(opts: &Options, work: &Path) -> Vec<MemoryRun> {
     if !opts.memory_model.is_file() {
         fail(format!(
@@ -1369,46 +1393,69 @@ fn memory_mode(opts: &Options, work: &Path) -> Vec<MemoryRun> {
     let clips = load_clips(&opts.prompts, "en");
     let dir = work.join("memory");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| fail(format!("{}: {e}", dir.display())));
+    let agent = turn_speech(&clips, 0);
+    let customer = turn_speech(&clips, clips.len() / 2);
     let (header, silent) = encoded_block(&dir, 60, None, opts.noise_amplitude, 101);
-    let (_, agent) = encoded_block(&dir, 60, Some((&clips[0], 0)), opts.noise_amplitude, 102);
-    let (_, customer) = encoded_block(&dir, 60, Some((&clips[1], 1)), opts.noise_amplitude, 103);
+    let (_, agent) = encoded_block(&dir, 60, Some((&agent, 0)), opts.noise_amplitude, 102);
+    let (_, customer) = encoded_block(&dir, 60, Some((&customer, 1)), opts.noise_amplitude, 103);
     let blocks = [silent, agent, customer];
     let mut runs = Vec::new();
-    for minutes in [5, 180] {
-        let sub = dir.join(format!("{minutes}min"));
-        std::fs::create_dir_all(&sub).unwrap_or_else(|e| fail(format!("{}: {e}", sub.display())));
-        let path = sub.join(format!("long-{minutes}min.wav"));
-        note(format!("memory: writing {}", path.display()));
-        write_long_recording(&path, minutes, opts.memory_turn_s, &blocks, &header);
-        let label = format!("callsift run (memory, {minutes} min)");
-        note(&label);
-        let out = work.join(format!("memory-out-{minutes}"));
-        let _ = std::fs::remove_dir_all(&out);
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_callsift"));
-        cmd.arg("run")
-            .args(["--min-age", "0"])
-            .arg("--input")
-            .arg(&path)
-            .arg("--out")
-            .arg(&out)
-            .arg("--model")
-            .arg(&opts.memory_model)
-            .arg("--json");
-        if let Some(w) = &opts.workers {
-            cmd.args(["--workers", w]);
+    for (shape, turn_s) in [("silent", None), ("talking", Some(opts.memory_turn_s))] {
+        for minutes in [5, 180] {
+            let (wall_s, rss_mb) =
+                memory_run(opts, work, &dir, shape, minutes, turn_s, &blocks, &header);
+            runs.push(MemoryRun {
+                shape,
+                minutes,
+                wall_s,
+                rss_mb,
+            });
         }
-        if let Some(t) = &opts.threads {
-            cmd.args(["--threads", t]);
-        }
-        let m = run_measured(&label, &mut cmd);
-        runs.push(MemoryRun {
-            minutes,
-            wall_s: m.wall_s,
-            rss_mb: m.max_rss_mb,
-        });
-        let _ = std::fs::remove_file(&path);
     }
     runs
+}
+
+/// Writes one memory recording, runs `callsift run` on it, deletes it;
+/// returns (wall s, peak RSS MB).
+#[allow(clippy::too_many_arguments)]
+fn memory_run(
+    opts: &Options,
+    work: &Path,
+    dir: &Path,
+    shape: &str,
+    minutes: usize,
+    turn_s: Option<usize>,
+    blocks: &[Vec<u8>; 3],
+    header: &[u8],
+) -> (f64, f64) {
+    let sub = dir.join(format!("{shape}-{minutes}min"));
+    std::fs::create_dir_all(&sub).unwrap_or_else(|e| fail(format!("{}: {e}", sub.display())));
+    let path = sub.join(format!("long-{shape}-{minutes}min.wav"));
+    note(format!("memory: writing {}", path.display()));
+    write_long_recording(&path, minutes, turn_s, blocks, header);
+    let label = format!("callsift run (memory, {shape}, {minutes} min)");
+    note(&label);
+    let out = work.join(format!("memory-out-{shape}-{minutes}"));
+    let _ = std::fs::remove_dir_all(&out);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_callsift"));
+    cmd.arg("run")
+        .args(["--min-age", "0"])
+        .arg("--input")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out)
+        .arg("--model")
+        .arg(&opts.memory_model)
+        .arg("--json");
+    if let Some(w) = &opts.workers {
+        cmd.args(["--workers", w]);
+    }
+    if let Some(t) = &opts.threads {
+        cmd.args(["--threads", t]);
+    }
+    let m = run_measured(&label, &mut cmd);
+    let _ = std::fs::remove_file(&path);
+    (m.wall_s, m.max_rss_mb)
 }
 
 // ----------------------------------------------------------------- report
@@ -1772,21 +1819,25 @@ fn bench(opts: &Options) {
     if let Some(runs) = &memory {
         line(String::new());
         line(format!(
-            "memory: `callsift run` with {}, stereo 8 kHz µ-law, line noise with a speech clip every {} s:",
+            "memory: `callsift run` with {}, stereo 8 kHz µ-law under line noise; talking: ~{} s of speech every {} s, channels in turn:",
             opts.memory_model.display(),
+            MEMORY_TURN_SPEECH_S,
             (opts.memory_turn_s / 60).max(1) * 60
         ));
         for r in runs {
             line(format!(
-                "  {:>4} min: peak RSS {:.0} MB, wall {:.1} s",
-                r.minutes, r.rss_mb, r.wall_s
+                "  {:<7} {:>4} min: peak RSS {:.0} MB, wall {:.1} s",
+                r.shape, r.minutes, r.rss_mb, r.wall_s
             ));
         }
-        if let [short, long] = runs.as_slice() {
-            line(format!(
-                "  3 h / 5 min peak RSS: {:.2}× (target ≤ 1.5×)",
-                long.rss_mb / short.rss_mb
-            ));
+        for pair in runs.chunks(2) {
+            if let [short, long] = pair {
+                line(format!(
+                    "  {}: 3 h / 5 min peak RSS {:.2}× (target ≤ 1.5×)",
+                    short.shape,
+                    long.rss_mb / short.rss_mb
+                ));
+            }
         }
     }
 
@@ -1830,7 +1881,7 @@ fn bench(opts: &Options) {
             "cores": opts.cores,
             "systems": systems,
             "callsift_stages": callsift_run.as_ref().map(|r| r.0.clone()),
-            "memory": memory.as_ref().map(|m| m.iter().map(|r| json!({"minutes": r.minutes, "peak_rss_mb": r.rss_mb, "wall_s": r.wall_s})).collect::<Vec<_>>()),
+            "memory": memory.as_ref().map(|m| m.iter().map(|r| json!({"shape": r.shape, "minutes": r.minutes, "peak_rss_mb": r.rss_mb, "wall_s": r.wall_s})).collect::<Vec<_>>()),
             "report": report,
         });
         std::fs::write(path, serde_json::to_string_pretty(&v).unwrap() + "\n")
