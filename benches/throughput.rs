@@ -1379,10 +1379,10 @@ struct MemoryRun {
 
 /// Peak RSS of `callsift run` on a 5-minute and a 3-hour recording of the
 /// same make-up, silent and talking. The two lengths must hold the same
-/// kind of speech: whisper's per-worker buffers grow to the longest
-/// window decoded so far, so a short recording with one short clip
-/// against a long one with full windows would measure the windows, not
-/// the length.
+/// kind of speech: the part of whisper's per-worker buffers in use grows
+/// with the largest window decoded so far, so a short recording with one
+/// short clip against a long one with full windows would measure the
+/// windows, not the length.
 fn memory_mode(opts: &Options, work: &Path) -> Vec<MemoryRun> {
     if !opts.memory_model.is_file() {
         fail(format!(
@@ -1402,48 +1402,38 @@ fn memory_mode(opts: &Options, work: &Path) -> Vec<MemoryRun> {
     let mut runs = Vec::new();
     for (shape, turn_s) in [("silent", None), ("talking", Some(opts.memory_turn_s))] {
         for minutes in [5, 180] {
-            let (wall_s, rss_mb) =
-                memory_run(opts, work, &dir, shape, minutes, turn_s, &blocks, &header);
+            let sub = dir.join(format!("{shape}-{minutes}min"));
+            std::fs::create_dir_all(&sub)
+                .unwrap_or_else(|e| fail(format!("{}: {e}", sub.display())));
+            let path = sub.join(format!("long-{shape}-{minutes}min.wav"));
+            note(format!("memory: writing {}", path.display()));
+            write_long_recording(&path, minutes, turn_s, &blocks, &header);
+            let out = work.join(format!("memory-out-{shape}-{minutes}"));
+            let label = format!("callsift run (memory, {shape}, {minutes} min)");
+            let m = memory_run(opts, &path, &out, &label);
+            let _ = std::fs::remove_file(&path);
             runs.push(MemoryRun {
                 shape,
                 minutes,
-                wall_s,
-                rss_mb,
+                wall_s: m.wall_s,
+                rss_mb: m.max_rss_mb,
             });
         }
     }
     runs
 }
 
-/// Writes one memory recording, runs `callsift run` on it, deletes it;
-/// returns (wall s, peak RSS MB).
-#[allow(clippy::too_many_arguments)]
-fn memory_run(
-    opts: &Options,
-    work: &Path,
-    dir: &Path,
-    shape: &str,
-    minutes: usize,
-    turn_s: Option<usize>,
-    blocks: &[Vec<u8>; 3],
-    header: &[u8],
-) -> (f64, f64) {
-    let sub = dir.join(format!("{shape}-{minutes}min"));
-    std::fs::create_dir_all(&sub).unwrap_or_else(|e| fail(format!("{}: {e}", sub.display())));
-    let path = sub.join(format!("long-{shape}-{minutes}min.wav"));
-    note(format!("memory: writing {}", path.display()));
-    write_long_recording(&path, minutes, turn_s, blocks, header);
-    let label = format!("callsift run (memory, {shape}, {minutes} min)");
-    note(&label);
-    let out = work.join(format!("memory-out-{shape}-{minutes}"));
-    let _ = std::fs::remove_dir_all(&out);
+/// `callsift run` on one memory recording, into a fresh `out`, measured.
+fn memory_run(opts: &Options, path: &Path, out: &Path, label: &str) -> Measured {
+    note(label);
+    let _ = std::fs::remove_dir_all(out);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_callsift"));
     cmd.arg("run")
         .args(["--min-age", "0"])
         .arg("--input")
-        .arg(&path)
+        .arg(path)
         .arg("--out")
-        .arg(&out)
+        .arg(out)
         .arg("--model")
         .arg(&opts.memory_model)
         .arg("--json");
@@ -1453,9 +1443,7 @@ fn memory_run(
     if let Some(t) = &opts.threads {
         cmd.args(["--threads", t]);
     }
-    let m = run_measured(&label, &mut cmd);
-    let _ = std::fs::remove_file(&path);
-    (m.wall_s, m.max_rss_mb)
+    run_measured(label, &mut cmd)
 }
 
 // ----------------------------------------------------------------- report
