@@ -44,6 +44,7 @@
 //! | `CALLSIFT_BENCH_CALL_S` | `180` | length of each en/ru call in seconds (at least) |
 //! | `CALLSIFT_BENCH_SYSTEMS` | `callsift,fw,plain` | which systems to run (`none`: only build and describe the calls) |
 //! | `CALLSIFT_BENCH_WORKERS`, `CALLSIFT_BENCH_THREADS` | callsift's own | passed as `--workers`, `--threads` |
+//! | `CALLSIFT_BENCH_PIPELINE` | none | a pipeline file passed to callsift's runs as `--pipeline` (e.g. `[whisper] strategy = "beam"`) |
 //! | `CALLSIFT_BENCH_LANGUAGE` | `auto` | `auto`, or `given`: callsift (one run per language, summed) and faster-whisper are told each call's language; plain stays auto |
 //! | `CALLSIFT_BENCH_FW_BATCH`, `CALLSIFT_BENCH_FW_BEAM`, `CALLSIFT_BENCH_FW_COMPUTE` | `8`, `5`, `int8` | faster-whisper's batch size, beam size, compute type |
 //! | `CALLSIFT_BENCH_PYTHON` | `python3` | the Python that makes `target/fw-venv` |
@@ -121,6 +122,8 @@ struct Options {
     run_plain: bool,
     workers: Option<String>,
     threads: Option<String>,
+    /// A pipeline file for callsift's runs (`[whisper]` settings, say).
+    pipeline: Option<PathBuf>,
     language_given: bool,
     fw_batch: usize,
     fw_beam: usize,
@@ -216,6 +219,7 @@ impl Options {
             run_plain: systems.contains(&"plain"),
             workers: env_str("CALLSIFT_BENCH_WORKERS"),
             threads: env_str("CALLSIFT_BENCH_THREADS"),
+            pipeline: env_str("CALLSIFT_BENCH_PIPELINE").map(|p| in_root(PathBuf::from(p))),
             language_given,
             fw_batch: env_num("CALLSIFT_BENCH_FW_BATCH", 8usize),
             fw_beam: env_num("CALLSIFT_BENCH_FW_BEAM", 5usize),
@@ -780,24 +784,9 @@ fn run_callsift(
             lang.map(|l| format!(" --language {l}")).unwrap_or_default()
         );
         note(format!("{label} ({tag})"));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_callsift"));
-        cmd.arg("run")
-            .args(["--min-age", "0"])
-            .arg("--input")
-            .arg(input)
-            .arg("--out")
-            .arg(&out)
-            .arg("--model")
-            .arg(&opts.model)
-            .arg("--json");
+        let mut cmd = callsift_run_command(opts, input, &out, &opts.model);
         if let Some(l) = lang {
             cmd.args(["--language", l]);
-        }
-        if let Some(w) = &opts.workers {
-            cmd.args(["--workers", w]);
-        }
-        if let Some(t) = &opts.threads {
-            cmd.args(["--threads", t]);
         }
         let m = run_measured(&label, &mut cmd);
         let summary = parse_json(&label, &m.stdout);
@@ -884,7 +873,13 @@ fn run_callsift(
         .collect();
     CallsiftRun {
         result: SystemResult {
-            name: "callsift `run` (VAD windows, per channel)".into(),
+            name: match &opts.pipeline {
+                Some(p) => format!(
+                    "callsift `run` (VAD windows, per channel, --pipeline {})",
+                    p.file_name().unwrap_or_default().to_string_lossy()
+                ),
+                None => "callsift `run` (VAD windows, per channel)".into(),
+            },
             others_cores: others / wall_s,
             wall_s,
             cpu_s,
@@ -1427,15 +1422,22 @@ fn memory_mode(opts: &Options, work: &Path) -> Vec<MemoryRun> {
 fn memory_run(opts: &Options, path: &Path, out: &Path, label: &str) -> Measured {
     note(label);
     let _ = std::fs::remove_dir_all(out);
+    let mut cmd = callsift_run_command(opts, path, out, &opts.memory_model);
+    run_measured(label, &mut cmd)
+}
+
+/// `callsift run --json` of `input` into `out` with `model`, and the
+/// bench's workers, threads and pipeline file where set.
+fn callsift_run_command(opts: &Options, input: &Path, out: &Path, model: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_callsift"));
     cmd.arg("run")
         .args(["--min-age", "0"])
         .arg("--input")
-        .arg(path)
+        .arg(input)
         .arg("--out")
         .arg(out)
         .arg("--model")
-        .arg(&opts.memory_model)
+        .arg(model)
         .arg("--json");
     if let Some(w) = &opts.workers {
         cmd.args(["--workers", w]);
@@ -1443,7 +1445,10 @@ fn memory_run(opts: &Options, path: &Path, out: &Path, label: &str) -> Measured 
     if let Some(t) = &opts.threads {
         cmd.args(["--threads", t]);
     }
-    run_measured(label, &mut cmd)
+    if let Some(p) = &opts.pipeline {
+        cmd.arg("--pipeline").arg(p);
+    }
+    cmd
 }
 
 // ----------------------------------------------------------------- report
@@ -1592,12 +1597,17 @@ fn bench(opts: &Options) {
         report.push('\n');
     };
     line(format!(
-        "machine: {} cores ({}); model {} ({:.0} MB); callsift {}",
+        "machine: {} cores ({}); model {} ({:.0} MB); callsift {}, whisper.cpp {} llamafile GEMM",
         opts.cores,
         cpu_model(),
         opts.model.display(),
         std::fs::metadata(&opts.model).map_or(0.0, |m| m.len() as f64 / 1e6),
         env!("CARGO_PKG_VERSION"),
+        if callsift::transcribe::whisper::has_llamafile_gemm() {
+            "with"
+        } else {
+            "WITHOUT"
+        },
     ));
     line(format!(
         "calls: {} stereo 8 kHz µ-law, {audio_s:.0} s of call audio, language {}",
