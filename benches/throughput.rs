@@ -737,7 +737,7 @@ struct CallsiftRun {
     slowest_call_ms_per_s: f64,
 }
 
-const STAGE_FIELDS: [&str; 12] = [
+const STAGE_FIELDS: [&str; 13] = [
     "decode_ms",
     "resample_ms",
     "vad_ms",
@@ -749,6 +749,7 @@ const STAGE_FIELDS: [&str; 12] = [
     "window_audio_ms",
     "retries",
     "loops",
+    "tails",
     "slowest_window_ms_per_s",
 ];
 
@@ -1778,11 +1779,12 @@ fn bench(opts: &Options) {
             line("  stage times are all zero: this callsift does not measure them yet".into());
         }
         line(format!(
-            "  windows {}, window audio {:.1} s, retries {}, loops {}, slowest window {:.0} ms per audio s, slowest call {:.0} ms per audio s",
+            "  windows {}, window audio {:.1} s, retries {}, loops {}, dropped tails decoded again {}, slowest window {:.0} ms per audio s, slowest call {:.0} ms per audio s",
             stages["windows"],
             stages["window_audio_ms"] / 1000.0,
             stages["retries"],
             stages["loops"],
+            stages["tails"],
             stages["slowest_window_ms_per_s"],
             slowest_call
         ));

@@ -483,7 +483,7 @@ fn ends_cjk_sentence(token: &WindowToken) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The silence the packer puts between two pieces.
@@ -540,7 +540,9 @@ mod tests {
         }
     }
 
-    fn timed_segment(start: u64, end: u64, tokens: &[(&str, u64)]) -> WindowSegment {
+    /// A segment of these tokens at these window times (also used by the
+    /// transcriber's tail tests).
+    pub(crate) fn timed_segment(start: u64, end: u64, tokens: &[(&str, u64)]) -> WindowSegment {
         WindowSegment {
             start_window_ms: start,
             end_window_ms: end,

@@ -189,6 +189,9 @@ pub struct WindowStats {
     pub retried: bool,
     /// The loop detector stopped a decode of this window.
     pub looped: bool,
+    /// The decode ended before the window's last pieces, which were then
+    /// decoded on their own.
+    pub tails_redecoded: bool,
     /// Even the second decode did not finish within its bound: the window
     /// has no text (the call gets a warning).
     pub gave_up: bool,
@@ -664,6 +667,10 @@ pub struct StageTimes {
     pub retries: u64,
     /// Decodes the loop detector stopped.
     pub loops: u64,
+    /// Windows whose decode ended before their last pieces (a short turn
+    /// after a pause), those pieces decoded again on their own.
+    #[serde(default)]
+    pub tails: u64,
     /// The slowest window: whisper milliseconds per second of its audio.
     pub slowest_window_ms_per_s: f64,
 }

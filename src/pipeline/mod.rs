@@ -764,6 +764,7 @@ impl<'a> Collector<'a> {
         s.window_audio_ms += audio_ms;
         s.retries += u64::from(st.retried);
         s.loops += u64::from(st.looped);
+        s.tails += u64::from(st.tails_redecoded);
         if audio_ms > 0 {
             let per_s =
                 (st.mel_ms + st.encoder_ms + st.decoder_ms) as f64 * 1000.0 / audio_ms as f64;

@@ -13,7 +13,9 @@ use whisper_rs::{
 
 use crate::config::{SearchStrategy, WhisperSettings};
 use crate::error::{Error, Result};
-use crate::model::{Window, WindowSegment, WindowStats, WindowToken, WindowTranscript};
+use crate::model::{
+    Window, WindowPiece, WindowSegment, WindowStats, WindowToken, WindowTranscript,
+};
 use crate::models::ggml::Hparams;
 use crate::transcribe::Transcriber;
 
@@ -225,7 +227,11 @@ impl WhisperTranscriber {
                 audio_ctx: self.fitted_ctx(window.samples.len()),
             };
             match self.full(state, window, language, mode, &mut stats)? {
-                Outcome::Done => return self.collect(state, language, stats, false),
+                Outcome::Done => {
+                    let mut t = self.collect(state, language, stats, false)?;
+                    self.decode_dropped_tail(state, window, language, &mut t)?;
+                    return Ok(t);
+                }
                 Outcome::Stopped(stop) => {
                     tracing::debug!(
                         channel = window.channel,
@@ -249,6 +255,60 @@ impl WhisperTranscriber {
                 })
             }
         }
+    }
+
+    /// A decode without timestamps may end (emit its end token) at a pause
+    /// before the window's last pieces, as if the speech were over: a short
+    /// turn after a gap then has no text at all. When the DTW times put the
+    /// last token before a tail of pieces holding at least
+    /// [`MIN_DROPPED_TAIL_MS`] of audio, that tail is decoded on its own
+    /// (fitted, like the window) and its segments appended, shifted to the
+    /// window's time. A tail whose decode stops (loop, budget) adds nothing.
+    fn decode_dropped_tail(
+        &self,
+        state: &mut WhisperState,
+        window: &Window,
+        language: Option<&str>,
+        t: &mut WindowTranscript,
+    ) -> Result<()> {
+        let Some(first) = dropped_tail(window, &t.segments) else {
+            return Ok(());
+        };
+        let offset_ms = window.pieces[first].window_start_ms;
+        let offset = (offset_ms as usize * 16).min(window.samples.len());
+        let tail = Window {
+            channel: window.channel,
+            pieces: window.pieces[first..]
+                .iter()
+                .map(|p| WindowPiece {
+                    window_start_ms: p.window_start_ms - offset_ms,
+                    ..*p
+                })
+                .collect(),
+            samples: window.samples[offset..].to_vec(),
+        };
+        tracing::debug!(
+            channel = window.channel,
+            pieces = tail.pieces.len(),
+            tail_ms = tail.samples.len() / 16,
+            "decode ended before the window's last pieces; decoding them on their own"
+        );
+        t.stats.tails_redecoded = true;
+        let mode = Mode::Fitted {
+            audio_ctx: self.fitted_ctx(tail.samples.len()),
+        };
+        if let Outcome::Done = self.full(state, &tail, language, mode, &mut t.stats)? {
+            let more = self.collect(state, language, WindowStats::default(), false)?;
+            // Token times can be off: a tail whose words the window's text
+            // already ends with was not dropped, and is not added twice.
+            let had = words(t.segments.iter().map(|s| s.text.as_str()));
+            let new = words(more.segments.iter().map(|s| s.text.as_str()));
+            if !ends_with_run(&had, &new) {
+                t.segments
+                    .extend(more.segments.into_iter().map(|s| shift(s, offset_ms)));
+            }
+        }
+        Ok(())
     }
 
     /// One `whisper_full` over the window under the watch of the loop
@@ -364,6 +424,72 @@ impl WhisperTranscriber {
             stats,
         })
     }
+}
+
+/// Audio a tail of pieces after a decode's last token must hold before it
+/// is decoded again on its own: less is a breath or a click the VAD let
+/// through, not a dropped turn.
+const MIN_DROPPED_TAIL_MS: u64 = 1000;
+/// DTW puts a token up to a few hundred ms off the audio it stands for.
+const TOKEN_TIME_SLACK_MS: u64 = 500;
+
+/// The first of the window's pieces that start after the decode's last
+/// word token (plus [`TOKEN_TIME_SLACK_MS`]) when those pieces hold at least
+/// [`MIN_DROPPED_TAIL_MS`]; `None` when the text reaches the end, or when
+/// there are no token times to tell (or no text at all: a window of noise).
+fn dropped_tail(window: &Window, segments: &[WindowSegment]) -> Option<usize> {
+    // Punctuation is left out: DTW puts a closing "." where the next sound
+    // begins, which may be the next piece.
+    let last = segments
+        .iter()
+        .flat_map(|s| s.tokens.iter())
+        .filter(|t| {
+            t.bytes
+                .iter()
+                .any(|&b| b.is_ascii_alphanumeric() || b >= 0x80)
+        })
+        .map(|t| t.window_ms)
+        .max()?;
+    let first = window
+        .pieces
+        .iter()
+        .position(|p| p.window_start_ms > last + TOKEN_TIME_SLACK_MS)?;
+    let tail_ms: u64 = window.pieces[first..].iter().map(|p| p.duration_ms).sum();
+    (tail_ms >= MIN_DROPPED_TAIL_MS).then_some(first)
+}
+
+/// Lowercased words of some texts, punctuation dropped.
+fn words<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<String> {
+    texts
+        .flat_map(str::split_whitespace)
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect::<String>()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Whether `run` (non-empty) occurs among the last `2 × run.len()` words
+/// of `text`.
+fn ends_with_run(text: &[String], run: &[String]) -> bool {
+    if run.is_empty() {
+        return true;
+    }
+    let from = text.len().saturating_sub(2 * run.len());
+    text[from..].windows(run.len()).any(|w| w == run)
+}
+
+/// A tail's segment moved to the time of the window it was cut from.
+fn shift(mut s: WindowSegment, offset_ms: u64) -> WindowSegment {
+    s.start_window_ms += offset_ms;
+    s.end_window_ms += offset_ms;
+    for t in &mut s.tokens {
+        t.window_ms += offset_ms;
+    }
+    s
 }
 
 /// Encoder positions added to a window's own frames when the context is
@@ -791,6 +917,77 @@ fn install_log_hooks() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn window(pieces: &[(u64, u64)]) -> Window {
+        Window {
+            channel: 1,
+            pieces: pieces
+                .iter()
+                .map(|&(at, len)| WindowPiece {
+                    window_start_ms: at,
+                    source_start_ms: 100_000 + at,
+                    duration_ms: len,
+                })
+                .collect(),
+            samples: vec![0.0; 16 * pieces.last().map_or(0, |&(at, len)| (at + len) as usize)],
+        }
+    }
+
+    fn segment(tokens: &[(&str, u64)]) -> WindowSegment {
+        crate::align::tests::timed_segment(0, 0, tokens)
+    }
+
+    /// The bench's Russian call: the decode's words end in the first
+    /// piece, its closing "." is timed at the second piece's start, and the
+    /// 2.6 s second piece got no text.
+    #[test]
+    fn a_tail_after_the_last_word_is_found() {
+        let w = window(&[(0, 5792), (6592, 2592)]);
+        let s = segment(&[(" почты", 5600), (".", 6760)]);
+        assert_eq!(dropped_tail(&w, &[s]), Some(1));
+    }
+
+    #[test]
+    fn no_tail_when_the_words_reach_the_last_piece() {
+        let w = window(&[(0, 5792), (6592, 2592)]);
+        let s = segment(&[(" почты", 5600), (" Бук", 6800), ("вы", 7000)]);
+        assert_eq!(dropped_tail(&w, &[s]), None);
+        // Within the slack of the piece's start: DTW may be early.
+        let s = segment(&[(" почты", 6200)]);
+        assert_eq!(dropped_tail(&w, &[s]), None);
+    }
+
+    #[test]
+    fn no_tail_for_a_click_or_a_window_without_words() {
+        let w = window(&[(0, 5792), (6592, 900)]);
+        let s = segment(&[(" почты", 5600)]);
+        assert_eq!(dropped_tail(&w, &[s]), None);
+        let w = window(&[(0, 5792), (6592, 2592)]);
+        assert_eq!(dropped_tail(&w, &[]), None);
+        assert_eq!(dropped_tail(&w, &[segment(&[(".", 100)])]), None);
+    }
+
+    #[test]
+    fn a_tail_decode_is_shifted_to_window_time() {
+        let s = shift(segment(&[(" Буквы", 380), (" из", 700)]), 6592);
+        assert_eq!(
+            s.tokens.iter().map(|t| t.window_ms).collect::<Vec<_>>(),
+            vec![6972, 7292]
+        );
+        assert_eq!((s.start_window_ms, s.end_window_ms), (6592, 6592));
+    }
+
+    #[test]
+    fn a_tail_the_text_already_ends_with_is_not_added_twice() {
+        let had = words(["Вы не можете ответить. Буквы из имени, вашего абонента."].into_iter());
+        let dup = words(["буквы из имени вашего абонента"].into_iter());
+        let new = words(["Нажмите решетку."].into_iter());
+        assert!(ends_with_run(&had, &dup));
+        assert!(!ends_with_run(&had, &new));
+        // Far from the end it is new text (the same words said again).
+        let early = words(["Вы не можете"].into_iter());
+        assert!(!ends_with_run(&had, &early));
+    }
 
     /// The build has the GEMM kernels the throughput figures rely on (a
     /// checkout whose whisper-rs-sys was built before `.cargo/config.toml`
